@@ -1,0 +1,70 @@
+# Everything a developer or CI needs goes through these targets; each builds what it uses.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+
+GO ?= go
+BIN := $(CURDIR)/bin
+TOOLS := $(CURDIR)/.cache/tools
+CONTROLLER_GEN := $(TOOLS)/controller-gen
+LAB_DIR ?= $(CURDIR)/.lab
+
+.PHONY: all build generate manifests verify-generated lab-bins lab-up lab-down run test unit e2e bench fmt vet clean
+
+all: build
+
+$(CONTROLLER_GEN): hack/gotools/go.mod
+	cd hack/gotools && GOBIN=$(TOOLS) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen
+
+## generate: deepcopy code for the API types.
+generate: $(CONTROLLER_GEN)
+	$(CONTROLLER_GEN) object paths=./apis/...
+
+## manifests: CRDs and the controller's RBAC role from kubebuilder markers.
+manifests: $(CONTROLLER_GEN)
+	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=jumpstarter-controller paths=./pkg/... output:rbac:artifacts:config=config/rbac
+
+## verify-generated: fails when generated files are not what the markers say.
+verify-generated: generate manifests
+	@git diff --exit-code -- apis config || { echo "generated files are stale: run make generate manifests and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- apis config)" || { git status --porcelain -- apis config; echo "generated files are not committed" >&2; exit 1; }
+
+## build: every binary of the service into bin/.
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## lab-bins: etcd, kube-apiserver, kube-controller-manager and kubectl, cached by version.
+lab-bins:
+	@hack/build-lab-bins.sh >/dev/null
+
+## lab-up: start the local lab in the background; the kubeconfig is .lab/kubeconfig.
+lab-up: build lab-bins
+	$(BIN)/lab up --dir $(LAB_DIR) --lab-bin $$(hack/build-lab-bins.sh) --bin $(BIN)
+
+## lab-down: stop every process of the local lab.
+lab-down:
+	@if [[ -x $(BIN)/lab ]]; then $(BIN)/lab down --dir $(LAB_DIR); else $(GO) run ./cmd/lab down --dir $(LAB_DIR); fi
+
+## run: the local lab in the foreground with a demo exporter and sample leases; Ctrl-C stops it.
+run: build lab-bins
+	$(BIN)/lab run --dir $(LAB_DIR) --lab-bin $$(hack/build-lab-bins.sh) --bin $(BIN) --demo
+
+## test: every test: generated files, unit tests, then end-to-end tests against the local lab.
+test: verify-generated build lab-bins unit e2e
+
+unit:
+	$(GO) vet ./...
+	$(GO) test ./apis/... ./pkg/... ./cmd/...
+
+e2e:
+	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./e2e/...
+
+## bench: benchmark tables against the local lab.
+bench: build lab-bins
+	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/bench/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN) $(LAB_DIR)

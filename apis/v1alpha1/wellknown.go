@@ -1,0 +1,51 @@
+package v1alpha1
+
+// Names shared by the controller (which builds virtual nodes and placeholder pods) and the
+// scheduler plugin (which reads them). They are API: changing one strands existing objects.
+const (
+	// ResourceExporter is the extended resource every virtual node offers exactly one unit of and
+	// every placeholder pod requests: the scheduler's resource accounting makes a grant exclusive.
+	ResourceExporter = "jumpstarter.dev/exporter"
+
+	// TaintExporterKey is the NoSchedule taint on virtual nodes, so ordinary pods never land there.
+	TaintExporterKey = "jumpstarter.dev/exporter"
+
+	// SchedulerName is the kube-scheduler profile that schedules placeholder pods.
+	SchedulerName = "jumpstarter-scheduler"
+
+	// LabelExporterNamespace and LabelExporterName on a virtual node name the exporter it stands
+	// for. Node affinity always includes the namespace, so leases only see their own namespace.
+	LabelExporterNamespace = "jumpstarter.dev/exporter-namespace"
+	LabelExporterName      = "jumpstarter.dev/exporter-name"
+
+	// LabelLeaseName on a placeholder pod names the lease it stands for; its presence is what
+	// makes a pod a placeholder for the scheduler plugin and the node agent.
+	LabelLeaseName = "jumpstarter.dev/lease"
+
+	// LabelLeaseEnded marks ended leases so that listings can filter them out (upstream name).
+	LabelLeaseEnded = "jumpstarter.dev/lease-ended"
+
+	// AnnotationAllowDisabled on a placeholder pod lets it be scheduled onto a disabled exporter.
+	AnnotationAllowDisabled = "jumpstarter.dev/allow-disabled"
+
+	// AnnotationExporter on a placeholder pod is written by the node agent when it accepts the
+	// pod: the exporter the lease was granted.
+	AnnotationExporter = "jumpstarter.dev/exporter"
+
+	// AnnotationLastReleased on a virtual node is the RFC 3339 time its last lease ended; the
+	// scheduler prefers the exporter released longest ago to spread wear.
+	AnnotationLastReleased = "jumpstarter.dev/last-released"
+
+	// LabelPrefix is the label prefix reserved for the service; admins cannot set these labels
+	// on an exporter's node through the exporter.
+	LabelPrefix = "jumpstarter.dev/"
+)
+
+// Reasons on the virtual node's Ready condition. The scheduler plugin reads them to tell an
+// exporter that is online but disabled (schedulable for allowDisabled leases) from one that is
+// offline.
+const (
+	NodeReasonExporterReady    = "ExporterReady"
+	NodeReasonExporterDisabled = "ExporterDisabled"
+	NodeReasonExporterOffline  = "ExporterOffline"
+)

@@ -1,0 +1,122 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/lease"
+	"jumpstarter.dev/service/pkg/nodeagent"
+	"jumpstarter.dev/service/pkg/virtualnode"
+)
+
+// LeaderElectionID names the Lease that replicas of the controller compete for.
+const LeaderElectionID = "jumpstarter-controller.jumpstarter.dev"
+
+// NewScheme has the kinds the controller reads and writes.
+func NewScheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := jumpstarterv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return scheme, nil
+}
+
+// cacheOptions keep only our own Nodes and Pods in memory: a real cluster has many of both.
+func cacheOptions() (cache.Options, error) {
+	hasExporter, err := labels.NewRequirement(jumpstarterv1alpha1.LabelExporterName, selection.Exists, nil)
+	if err != nil {
+		return cache.Options{}, err
+	}
+	hasLease, err := labels.NewRequirement(jumpstarterv1alpha1.LabelLeaseName, selection.Exists, nil)
+	if err != nil {
+		return cache.Options{}, err
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Node{}: {Label: labels.NewSelector().Add(*hasExporter)},
+		&corev1.Pod{}:  {Label: labels.NewSelector().Add(*hasLease)},
+	}}, nil
+}
+
+// NewManager builds the manager with every reconciler registered.
+func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	cacheOpts, err := cacheOptions()
+	if err != nil {
+		return nil, fmt.Errorf("build cache options: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add healthz check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("add readyz check: %w", err)
+	}
+
+	realClock := clock.RealClock{}
+	if err := (&virtualnode.Reconciler{
+		Client: mgr.GetClient(), Clock: realClock, HeartbeatInterval: opts.HeartbeatInterval,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up virtual node reconciler: %w", err)
+	}
+	if err := (&nodeagent.Agent{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-node-agent"), Clock: realClock,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up node agent: %w", err)
+	}
+	if err := (&lease.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
+		Clock: realClock, QueueRefresh: opts.QueueRefresh,
+	}).SetupWithManager(mgr, opts.LeaseConcurrency); err != nil {
+		return nil, fmt.Errorf("set up lease reconciler: %w", err)
+	}
+	return mgr, nil
+}
+
+// Run starts the manager and blocks until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	mgr, err := NewManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}

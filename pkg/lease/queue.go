@@ -1,0 +1,45 @@
+package lease
+
+import (
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// queueKey groups leases that wait for the same exporters: same selector, same pin.
+func queueKey(lease *jumpstarterv1alpha1.Lease) string {
+	key := selectorString(lease)
+	if lease.Spec.ExporterRef != nil {
+		key += "|" + lease.Spec.ExporterRef.Name
+	}
+	return key
+}
+
+// isQueued: waiting for the scheduler, neither granted nor ended.
+func isQueued(lease *jumpstarterv1alpha1.Lease) bool {
+	return !lease.Status.Ended && lease.Status.ExporterRef == nil && lease.Status.PlaceholderPod != ""
+}
+
+// aheadOf orders the queue the way the scheduler's queue sort does: priority, then creation.
+func aheadOf(a, b *jumpstarterv1alpha1.Lease) bool {
+	if a.Status.Priority != b.Status.Priority {
+		return a.Status.Priority > b.Status.Priority
+	}
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+// queuePosition is 1 + the number of queued leases in the namespace that wait for the same
+// exporters and come first. Leases with other selectors may compete for some of the same
+// exporters; they are not counted, so the position is a lower bound in mixed queues.
+func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.Lease) int32 {
+	key := queueKey(lease)
+	position := int32(1)
+	for i := range all {
+		other := &all[i]
+		if other.Name != lease.Name && isQueued(other) && aheadOf(other, lease) && queueKey(other) == key {
+			position++
+		}
+	}
+	return position
+}

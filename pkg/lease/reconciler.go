@@ -1,0 +1,299 @@
+package lease
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// DefaultQueueRefresh is how often a waiting lease refreshes its queue position and reason.
+// Positions change with every grant in the queue; refreshing on a timer instead of on every
+// grant keeps status writes linear in the number of waiting leases.
+const DefaultQueueRefresh = 10 * time.Second
+
+// Event reasons on leases.
+const (
+	EventQueued  = "Queued"
+	EventGranted = "Granted"
+)
+
+// Reconciler drives a Lease through its placeholder pod.
+type Reconciler struct {
+	Client client.Client
+	// APIReader confirms a missing placeholder around the cache, which may not yet show a pod
+	// that was just created.
+	APIReader    client.Reader
+	Recorder     recorder.EventRecorder
+	Clock        clock.PassiveClock
+	QueueRefresh time.Duration
+}
+
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+
+// Reconcile moves the lease one step: end it, wait, queue it, or grant it.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	lease := &jumpstarterv1alpha1.Lease{}
+	if err := r.Client.Get(ctx, req.NamespacedName, lease); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if lease.Status.Ended {
+		return reconcile.Result{}, r.cleanupEnded(ctx, lease)
+	}
+	now := r.Clock.Now()
+
+	if err := validateSelector(lease); err != nil {
+		return r.end(ctx, lease, invalid(jumpstarterv1alpha1.LeaseReasonInvalidSelector, err.Error()))
+	}
+	if msg := validateTimes(lease); msg != "" {
+		return r.end(ctx, lease, invalid(jumpstarterv1alpha1.LeaseReasonInvalidTimes, msg))
+	}
+	if lease.Spec.Release {
+		return r.end(ctx, lease, outcome{jumpstarterv1alpha1.LeaseConditionReady, metav1.ConditionFalse,
+			jumpstarterv1alpha1.LeaseReasonReleased, "the lease was released", corev1.EventTypeNormal})
+	}
+	if end := endTime(lease); !end.IsZero() && !now.Before(end) {
+		return r.end(ctx, lease, outcome{jumpstarterv1alpha1.LeaseConditionReady, metav1.ConditionFalse,
+			jumpstarterv1alpha1.LeaseReasonExpired, "the lease reached its end time", corev1.EventTypeNormal})
+	}
+
+	pod := &corev1.Pod{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: PlaceholderName(lease.Name)}, pod); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return reconcile.Result{}, fmt.Errorf("get placeholder of lease %s: %w", req, err)
+		}
+		pod = nil
+	}
+	if lease.Status.ExporterRef != nil {
+		return r.whileActive(ctx, lease, pod, now)
+	}
+	return r.whileWaiting(ctx, lease, pod, now)
+}
+
+func invalid(reason, message string) outcome {
+	return outcome{jumpstarterv1alpha1.LeaseConditionInvalid, metav1.ConditionTrue, reason, message, corev1.EventTypeWarning}
+}
+
+func unsatisfiable(reason, message string) outcome {
+	return outcome{jumpstarterv1alpha1.LeaseConditionUnsatisfiable, metav1.ConditionTrue, reason, message, corev1.EventTypeWarning}
+}
+
+func lost(reason, message string) outcome {
+	return outcome{jumpstarterv1alpha1.LeaseConditionReady, metav1.ConditionFalse, reason, message, corev1.EventTypeWarning}
+}
+
+// whileActive keeps a granted lease until its end time, and ends it if its placeholder is gone.
+func (r *Reconciler) whileActive(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
+	if pod != nil && pod.DeletionTimestamp.IsZero() && pod.Status.Phase == corev1.PodRunning {
+		return requeueAt(endTime(lease), now), nil
+	}
+	return r.end(ctx, lease, r.whyLost(ctx, lease, pod))
+}
+
+// whyLost explains the loss of a granted lease's placeholder.
+func (r *Reconciler) whyLost(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod) outcome {
+	if pod != nil {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue && c.Reason == corev1.PodReasonPreemptionByScheduler {
+				return lost(jumpstarterv1alpha1.LeaseReasonPreempted, "the lease was preempted: "+c.Message)
+			}
+		}
+	}
+	exporter := &jumpstarterv1alpha1.Exporter{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: lease.Status.ExporterRef.Name}, exporter)
+	if apierrors.IsNotFound(err) || (err == nil && !exporter.DeletionTimestamp.IsZero()) {
+		return lost(jumpstarterv1alpha1.LeaseReasonExporterDeleted, fmt.Sprintf("exporter %s was deleted", lease.Status.ExporterRef.Name))
+	}
+	return lost(jumpstarterv1alpha1.LeaseReasonPlaceholderLost,
+		fmt.Sprintf("placeholder pod %s was deleted or stopped by someone other than the controller", PlaceholderName(lease.Name)))
+}
+
+// whileWaiting queues the lease (creating its placeholder), keeps its waiting status current,
+// and grants it once the node agent accepted the placeholder.
+func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
+	if begin := lease.Spec.BeginTime; begin != nil && now.Before(begin.Time) {
+		base := lease.DeepCopy()
+		setWaiting(lease, jumpstarterv1alpha1.LeasePhaseScheduled, jumpstarterv1alpha1.LeaseReasonScheduled,
+			"the lease starts at "+begin.UTC().Format(time.RFC3339), nil)
+		return requeueAt(begin.Time, now), r.patchStatus(ctx, base, lease)
+	}
+
+	exporters := &jumpstarterv1alpha1.ExporterList{}
+	if err := r.Client.List(ctx, exporters, client.InNamespace(lease.Namespace)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list exporters in %s: %w", lease.Namespace, err)
+	}
+	v := judge(lease, exporters.Items, now)
+	if v.unsatisfiable {
+		return r.end(ctx, lease, unsatisfiable(v.reason, v.message))
+	}
+
+	if pod == nil {
+		var err error
+		if pod, err = r.ensurePlaceholder(ctx, lease); pod == nil || err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	switch {
+	case pod.Status.Phase == corev1.PodFailed:
+		// Refused by the node agent (the exporter turned out to be held): queue again.
+		if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+			return reconcile.Result{}, fmt.Errorf("delete refused placeholder %s: %w", klog.KObj(pod), err)
+		}
+		klog.FromContext(ctx).Info("Placeholder refused, queueing again", "lease", klog.KObj(lease), "reason", pod.Status.Reason)
+		return reconcile.Result{Requeue: true}, nil
+	case !pod.DeletionTimestamp.IsZero():
+		return r.end(ctx, lease, lost(jumpstarterv1alpha1.LeaseReasonPlaceholderLost,
+			fmt.Sprintf("placeholder pod %s was deleted before the lease was granted", pod.Name)))
+	case pod.Status.Phase == corev1.PodRunning:
+		return r.grant(ctx, lease, pod, now)
+	}
+
+	leases := &jumpstarterv1alpha1.LeaseList{}
+	if err := r.Client.List(ctx, leases, client.InNamespace(lease.Namespace)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list leases in %s: %w", lease.Namespace, err)
+	}
+	base := lease.DeepCopy()
+	lease.Status.PlaceholderPod = pod.Name
+	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(queuePosition(lease, leases.Items)))
+	if err := r.patchStatus(ctx, base, lease); err != nil {
+		return reconcile.Result{}, err
+	}
+	next := now.Add(r.QueueRefresh)
+	if end := endTime(lease); !end.IsZero() && end.Before(next) {
+		next = end
+	}
+	return requeueAt(next, now), nil
+}
+
+// ensurePlaceholder creates the lease's pod, or finds out that it existed and was deleted.
+// It returns a nil pod when the lease ended instead.
+func (r *Reconciler) ensurePlaceholder(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (*corev1.Pod, error) {
+	name := PlaceholderName(lease.Name)
+	if lease.Status.PlaceholderPod != "" {
+		pod := &corev1.Pod{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: name}, pod)
+		if err == nil {
+			return pod, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("get placeholder %s/%s: %w", lease.Namespace, name, err)
+		}
+		_, err = r.end(ctx, lease, lost(jumpstarterv1alpha1.LeaseReasonPlaceholderLost,
+			fmt.Sprintf("placeholder pod %s was deleted before the lease was granted", name)))
+		return nil, err
+	}
+
+	pod := newPlaceholder(lease)
+	err := r.Client.Create(ctx, pod)
+	if apierrors.IsAlreadyExists(err) {
+		existing := &corev1.Pod{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pod), existing); err != nil {
+			return nil, fmt.Errorf("get placeholder %s: %w", klog.KObj(pod), err)
+		}
+		if !metav1.IsControlledBy(existing, lease) {
+			_, err := r.end(ctx, lease, invalid("PlaceholderNameTaken",
+				fmt.Sprintf("pod %s exists and does not belong to this lease", klog.KObj(pod))))
+			return nil, err
+		}
+		return existing, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create placeholder for lease %s: %w", klog.KObj(lease), err)
+	}
+	r.Recorder.Eventf(lease, pod, corev1.EventTypeNormal, EventQueued, "Queue",
+		"placeholder pod %s waits for an exporter matching %s", pod.Name, describeTarget(lease))
+	return pod, nil
+}
+
+// grant records that the node agent accepted the placeholder on an exporter's node.
+func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
+	node := &corev1.Node{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
+			return reconcile.Result{}, fmt.Errorf("get node %s of placeholder %s: %w", pod.Spec.NodeName, klog.KObj(pod), err)
+		}
+	}
+	exporter := node.Labels[jumpstarterv1alpha1.LabelExporterName]
+	if exporter == "" {
+		return reconcile.Result{}, fmt.Errorf("placeholder %s runs on node %s, which is not an exporter's", klog.KObj(pod), node.Name)
+	}
+	base := lease.DeepCopy()
+	lease.Status.PlaceholderPod = pod.Name
+	setGranted(lease, exporter, metav1.NewTime(now))
+	if err := r.patchStatus(ctx, base, lease); err != nil {
+		return reconcile.Result{}, err
+	}
+	r.Recorder.Eventf(lease, pod, corev1.EventTypeNormal, EventGranted, "Grant", "exporter %s granted", exporter)
+	klog.FromContext(ctx).V(2).Info("Lease granted", "lease", klog.KObj(lease), "exporter", exporter)
+	return requeueAt(endTime(lease), now), nil
+}
+
+// end ends the lease: status first (so nothing grants it again), then the label, then the pod.
+func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
+	base := lease.DeepCopy()
+	setEnded(lease, o, metav1.NewTime(r.Clock.Now()))
+	if err := r.patchStatus(ctx, base, lease); err != nil {
+		return reconcile.Result{}, err
+	}
+	r.Recorder.Eventf(lease, nil, o.eventType, o.reason, "End", o.message)
+	klog.FromContext(ctx).V(2).Info("Lease ended", "lease", klog.KObj(lease), "reason", o.reason)
+	return reconcile.Result{}, r.cleanupEnded(ctx, lease)
+}
+
+// cleanupEnded labels an ended lease and deletes its placeholder; safe to repeat.
+func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
+		if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			return fmt.Errorf("label ended lease %s: %w", klog.KObj(lease), err)
+		}
+	}
+	pod := &corev1.Pod{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: PlaceholderName(lease.Name)}, pod)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get placeholder of ended lease %s: %w", klog.KObj(lease), err)
+	}
+	if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete placeholder of ended lease %s: %w", klog.KObj(lease), err)
+	}
+	return nil
+}
+
+// patchStatus writes the status if it changed, with an optimistic lock: a decision taken on a
+// stale copy of the lease fails with a conflict and is taken again on fresh data.
+func (r *Reconciler) patchStatus(ctx context.Context, base, lease *jumpstarterv1alpha1.Lease) error {
+	if equality.Semantic.DeepEqual(base.Status, lease.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, lease, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("update status of lease %s: %w", klog.KObj(lease), err)
+	}
+	return nil
+}
+
+func requeueAt(at, now time.Time) reconcile.Result {
+	if at.IsZero() {
+		return reconcile.Result{}
+	}
+	return reconcile.Result{RequeueAfter: max(at.Sub(now), time.Millisecond)}
+}

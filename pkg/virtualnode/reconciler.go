@@ -1,0 +1,237 @@
+package virtualnode
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// Finalizer holds an Exporter until its node is gone: a namespaced object cannot own a
+// cluster-scoped one, so garbage collection cannot do it.
+const Finalizer = "jumpstarter.dev/virtual-node"
+
+// PodNodeNameIndex indexes cached placeholder pods by spec.nodeName.
+const PodNodeNameIndex = "spec.nodeName"
+
+// Reconciler keeps an Exporter's virtual node in step with it.
+type Reconciler struct {
+	Client            client.Client
+	Clock             clock.PassiveClock
+	HeartbeatInterval time.Duration
+}
+
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=exporters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=exporters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=exporters/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=nodes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile makes the exporter's node, node Lease and status agree with the exporter.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	logger := klog.FromContext(ctx)
+	exporter := &jumpstarterv1alpha1.Exporter{}
+	if err := r.Client.Get(ctx, req.NamespacedName, exporter); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	nodeName := NodeName(exporter.Namespace, exporter.Name)
+
+	if !exporter.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.finalize(ctx, exporter, nodeName)
+	}
+	if controllerutil.AddFinalizer(exporter, Finalizer) {
+		if err := r.Client.Update(ctx, exporter); err != nil {
+			return reconcile.Result{}, fmt.Errorf("add finalizer to exporter %s: %w", req, err)
+		}
+	}
+
+	now := r.Clock.Now()
+	statusBase := exporter.DeepCopy()
+	if isOnlineCondition(exporter) && IsStale(exporter, now) {
+		markStale(exporter)
+		logger.Info("Exporter went silent", "exporter", klog.KObj(exporter))
+	}
+	online := IsOnline(exporter, now)
+
+	holder, err := r.holder(ctx, nodeName)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	released := exporter.Status.LeaseRef != nil && holder == ""
+
+	node, err := r.ensureNode(ctx, exporter, nodeName, online, released, now)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if online {
+		if err := renewNodeLease(ctx, r.Client, node, now); err != nil {
+			return reconcile.Result{}, fmt.Errorf("renew node lease %s: %w", nodeName, err)
+		}
+	}
+
+	exporter.Status.NodeName = nodeName
+	exporter.Status.LeaseRef = nil
+	if holder != "" {
+		exporter.Status.LeaseRef = &corev1.LocalObjectReference{Name: holder}
+	}
+	if !equality.Semantic.DeepEqual(statusBase.Status, exporter.Status) {
+		if err := r.Client.Status().Patch(ctx, exporter, client.MergeFromWithOptions(statusBase, client.MergeFromWithOptimisticLock{})); err != nil {
+			return reconcile.Result{}, fmt.Errorf("update status of exporter %s: %w", req, err)
+		}
+	}
+
+	if !online {
+		return reconcile.Result{}, nil
+	}
+	// Heartbeat while online, and look again the moment the exporter would turn stale.
+	next := r.HeartbeatInterval
+	if untilStale := staleAt(exporter).Sub(now); untilStale < next {
+		next = untilStale
+	}
+	return reconcile.Result{RequeueAfter: next}, nil
+}
+
+func isOnlineCondition(exporter *jumpstarterv1alpha1.Exporter) bool {
+	for _, c := range exporter.Status.Conditions {
+		if c.Type == jumpstarterv1alpha1.ExporterConditionOnline {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// holder is the lease whose placeholder the node agent accepted on the node, if any.
+func (r *Reconciler) holder(ctx context.Context, nodeName string) (string, error) {
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.MatchingFields{PodNodeNameIndex: nodeName}); err != nil {
+		return "", fmt.Errorf("list placeholders on node %s: %w", nodeName, err)
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Status.Phase == corev1.PodRunning && pod.DeletionTimestamp.IsZero() {
+			return pod.Labels[jumpstarterv1alpha1.LabelLeaseName], nil
+		}
+	}
+	return "", nil
+}
+
+// ensureNode creates or updates the virtual node: metadata and spec first, then status.
+func (r *Reconciler) ensureNode(ctx context.Context, exporter *jumpstarterv1alpha1.Exporter, nodeName string, online, released bool, now time.Time) (*corev1.Node, error) {
+	node := &corev1.Node{}
+	err := r.Client.Get(ctx, types.NamespacedName{Name: nodeName}, node)
+	switch {
+	case apierrors.IsNotFound(err):
+		node = &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: nodeName, Labels: desiredLabels(exporter, nodeName)},
+			Spec:       corev1.NodeSpec{Taints: []corev1.Taint{exporterTaint}},
+		}
+		if err := r.Client.Create(ctx, node); err != nil {
+			return nil, fmt.Errorf("create node %s: %w", nodeName, err)
+		}
+		klog.FromContext(ctx).Info("Created virtual node", "exporter", klog.KObj(exporter), "node", nodeName)
+	case err != nil:
+		return nil, fmt.Errorf("get node %s: %w", nodeName, err)
+	default:
+		base := node.DeepCopy()
+		changed := syncLabels(node, desiredLabels(exporter, nodeName))
+		changed = ensureTaint(node) || changed
+		if released {
+			if node.Annotations == nil {
+				node.Annotations = map[string]string{}
+			}
+			node.Annotations[jumpstarterv1alpha1.AnnotationLastReleased] = now.UTC().Format(time.RFC3339Nano)
+			changed = true
+		}
+		if changed {
+			if err := r.Client.Patch(ctx, node, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+				return nil, fmt.Errorf("update node %s: %w", nodeName, err)
+			}
+		}
+	}
+
+	base := node.DeepCopy()
+	if syncStatus(node, online, exporter.IsEnabled(), now) {
+		if err := r.Client.Status().Patch(ctx, node, client.MergeFrom(base)); err != nil {
+			return nil, fmt.Errorf("update status of node %s: %w", nodeName, err)
+		}
+	}
+	return node, nil
+}
+
+// finalize deletes the node (its Lease goes with it by owner reference, and by hand in case
+// garbage collection is slow) and then lets the exporter go.
+func (r *Reconciler) finalize(ctx context.Context, exporter *jumpstarterv1alpha1.Exporter, nodeName string) error {
+	if !controllerutil.ContainsFinalizer(exporter, Finalizer) {
+		return nil
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName}}
+	if err := r.Client.Delete(ctx, node); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete node %s: %w", nodeName, err)
+	}
+	nodeLease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: corev1.NamespaceNodeLease, Name: nodeName}}
+	if err := r.Client.Delete(ctx, nodeLease); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete node lease %s: %w", nodeName, err)
+	}
+	controllerutil.RemoveFinalizer(exporter, Finalizer)
+	if err := r.Client.Update(ctx, exporter); err != nil {
+		return fmt.Errorf("remove finalizer from exporter %s: %w", klog.KObj(exporter), err)
+	}
+	klog.FromContext(ctx).Info("Deleted virtual node", "exporter", klog.KObj(exporter), "node", nodeName)
+	return nil
+}
+
+// SetupWithManager watches exporters, their nodes and the placeholders bound to them.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, PodNodeNameIndex, func(obj client.Object) []string {
+		if name := obj.(*corev1.Pod).Spec.NodeName; name != "" {
+			return []string{name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index pods by node: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("virtualnode").
+		For(&jumpstarterv1alpha1.Exporter{}).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(exporterOfNode)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.exporterOfPod),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return o.(*corev1.Pod).Spec.NodeName != ""
+			}))).
+		Complete(r)
+}
+
+func exporterOfNode(_ context.Context, obj client.Object) []reconcile.Request {
+	labels := obj.GetLabels()
+	ns, name := labels[jumpstarterv1alpha1.LabelExporterNamespace], labels[jumpstarterv1alpha1.LabelExporterName]
+	if ns == "" || name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}
+
+func (r *Reconciler) exporterOfPod(ctx context.Context, obj client.Object) []reconcile.Request {
+	node := &corev1.Node{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: obj.(*corev1.Pod).Spec.NodeName}, node); err != nil {
+		return nil
+	}
+	return exporterOfNode(ctx, node)
+}
