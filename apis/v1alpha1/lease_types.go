@@ -81,6 +81,7 @@ type LeaseStatus struct {
 	// +optional
 	ExporterRef *corev1.LocalObjectReference `json:"exporterRef,omitempty"`
 	// Ended is true once the lease can never be (or be again) granted.
+	// +optional
 	Ended bool `json:"ended"`
 	// Priority the lease is queued with (from access policies).
 	// +optional

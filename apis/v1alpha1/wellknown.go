@@ -41,6 +41,12 @@ const (
 	LabelPrefix = "jumpstarter.dev/"
 )
 
+// NodeConditionExporterOnline is a virtual node condition that follows the exporter's online
+// state alone. The scheduler requeues pods on node condition *status* changes only, and an
+// exporter that comes online while disabled changes the Ready reason but not its status; this
+// condition's flip is the event that wakes leases allowed on disabled exporters.
+const NodeConditionExporterOnline = "jumpstarter.dev/ExporterOnline"
+
 // Reasons on the virtual node's Ready condition. The scheduler plugin reads them to tell an
 // exporter that is online but disabled (schedulable for allowDisabled leases) from one that is
 // offline.

@@ -2,11 +2,9 @@ package lease
 
 import (
 	"context"
-	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -18,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/conflict"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
@@ -32,17 +31,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
 		WithOptions(controllerOptions(maxConcurrent)).
-		Complete(reconcile.Func(r.reconcileIgnoringConflicts))
-}
-
-// reconcileIgnoringConflicts retries optimistic-lock conflicts quietly: they only mean the
-// cache had not caught up with our own last write.
-func (r *Reconciler) reconcileIgnoringConflicts(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	result, err := r.Reconcile(ctx, req)
-	if isConflict(err) {
-		return reconcile.Result{Requeue: true}, nil
-	}
-	return result, err
+		Complete(conflict.RequeueOnConflict(r))
 }
 
 // exporterVerdictChanged: labels, spec, deletion or online-ness changed, not just lastSeen.
@@ -90,8 +79,4 @@ func controllerOptions(maxConcurrent int) controller.Options {
 		maxConcurrent = DefaultMaxConcurrentReconciles
 	}
 	return controller.Options{MaxConcurrentReconciles: maxConcurrent}
-}
-
-func isConflict(err error) bool {
-	return apierrors.IsConflict(errors.Unwrap(err)) || apierrors.IsConflict(err)
 }

@@ -99,9 +99,8 @@ func readyCondition(online, enabled bool) (corev1.ConditionStatus, string, strin
 	}
 }
 
-// syncStatus sets capacity and the Ready condition. For an offline exporter any non-True Ready
-// is accepted as is: the node lifecycle controller turns it Unknown once heartbeats stop, and
-// fighting it would flip the condition back and forth. It reports whether anything changed.
+// syncStatus sets capacity, the Ready condition and the ExporterOnline condition. It reports
+// whether anything changed.
 func syncStatus(node *corev1.Node, online, enabled bool, now time.Time) bool {
 	changed := false
 	capacity := nodeCapacity()
@@ -111,37 +110,49 @@ func syncStatus(node *corev1.Node, online, enabled bool, now time.Time) bool {
 			changed = true
 		}
 	}
-
 	status, reason, message := readyCondition(online, enabled)
-	idx := -1
+	// For an offline exporter any non-True Ready stands: the node lifecycle controller turns it
+	// Unknown once heartbeats stop, and fighting it would flip it back and forth.
+	current := findNodeCondition(node, corev1.NodeReady)
+	lifecycleVerdictStands := !online && current != nil &&
+		current.Status != corev1.ConditionTrue && current.Reason != jumpstarterv1alpha1.NodeReasonExporterDisabled
+	if !lifecycleVerdictStands {
+		changed = setNodeCondition(node, corev1.NodeReady, status, reason, message, now) || changed
+	}
+	onlineStatus, onlineReason := corev1.ConditionFalse, jumpstarterv1alpha1.NodeReasonExporterOffline
+	if online {
+		onlineStatus, onlineReason = corev1.ConditionTrue, "ExporterOnline"
+	}
+	return setNodeCondition(node, jumpstarterv1alpha1.NodeConditionExporterOnline, onlineStatus, onlineReason, "", now) || changed
+}
+
+func findNodeCondition(node *corev1.Node, condType corev1.NodeConditionType) *corev1.NodeCondition {
 	for i := range node.Status.Conditions {
-		if node.Status.Conditions[i].Type == corev1.NodeReady {
-			idx = i
+		if node.Status.Conditions[i].Type == condType {
+			return &node.Status.Conditions[i]
 		}
 	}
-	if idx >= 0 {
-		current := &node.Status.Conditions[idx]
-		if !online && current.Status != corev1.ConditionTrue && current.Reason != jumpstarterv1alpha1.NodeReasonExporterDisabled {
-			return changed
-		}
-		if current.Status == status && current.Reason == reason {
-			return changed
-		}
-		if current.Status != status {
-			current.LastTransitionTime = metav1.NewTime(now)
-		}
-		current.Status, current.Reason, current.Message = status, reason, message
-		current.LastHeartbeatTime = metav1.NewTime(now)
+	return nil
+}
+
+// setNodeCondition updates or appends a condition; it reports whether anything changed.
+func setNodeCondition(node *corev1.Node, condType corev1.NodeConditionType, status corev1.ConditionStatus, reason, message string, now time.Time) bool {
+	current := findNodeCondition(node, condType)
+	if current == nil {
+		node.Status.Conditions = append(node.Status.Conditions, corev1.NodeCondition{
+			Type: condType, Status: status, Reason: reason, Message: message,
+			LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
+		})
 		return true
 	}
-	node.Status.Conditions = append(node.Status.Conditions, corev1.NodeCondition{
-		Type:               corev1.NodeReady,
-		Status:             status,
-		Reason:             reason,
-		Message:            message,
-		LastHeartbeatTime:  metav1.NewTime(now),
-		LastTransitionTime: metav1.NewTime(now),
-	})
+	if current.Status == status && current.Reason == reason {
+		return false
+	}
+	if current.Status != status {
+		current.LastTransitionTime = metav1.NewTime(now)
+	}
+	current.Status, current.Reason, current.Message = status, reason, message
+	current.LastHeartbeatTime = metav1.NewTime(now)
 	return true
 }
 

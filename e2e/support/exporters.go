@@ -1,0 +1,105 @@
+package support
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// HeartbeatInterval is how often the fleet refreshes lastSeen of its online exporters.
+const HeartbeatInterval = 10 * time.Second
+
+// Fleet plays the agents of exporters until the real agent exists: it creates Exporters and
+// keeps the online ones online with status patches, as an agent's Status stream would.
+type Fleet struct {
+	client client.Client
+	mu     sync.Mutex
+	online map[types.NamespacedName]bool
+}
+
+// NewFleet returns a fleet; call Run to keep its exporters' heartbeats going.
+func NewFleet(c client.Client) *Fleet {
+	return &Fleet{client: c, online: map[types.NamespacedName]bool{}}
+}
+
+// Create makes an exporter with labels and reports it online (or not).
+func (f *Fleet) Create(ctx context.Context, namespace, name string, labels map[string]string, online, enabled bool) error {
+	e := &jumpstarterv1alpha1.Exporter{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: labels},
+		Spec:       jumpstarterv1alpha1.ExporterSpec{Enabled: ptr.To(enabled)},
+	}
+	if err := f.client.Create(ctx, e); err != nil {
+		return fmt.Errorf("create exporter %s/%s: %w", namespace, name, err)
+	}
+	return f.SetOnline(ctx, namespace, name, online)
+}
+
+// SetOnline reports the exporter online (heartbeats continue) or offline (they stop, and the
+// exporter says so).
+func (f *Fleet) SetOnline(ctx context.Context, namespace, name string, online bool) error {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	f.mu.Lock()
+	f.online[key] = online
+	f.mu.Unlock()
+	return f.report(ctx, key, online)
+}
+
+// Silence stops the heartbeats without the exporter saying goodbye, as a crash would.
+func (f *Fleet) Silence(namespace, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.online, types.NamespacedName{Namespace: namespace, Name: name})
+}
+
+func (f *Fleet) report(ctx context.Context, key types.NamespacedName, online bool) error {
+	e := &jumpstarterv1alpha1.Exporter{}
+	if err := f.client.Get(ctx, key, e); err != nil {
+		return fmt.Errorf("get exporter %s: %w", key, err)
+	}
+	base := e.DeepCopy()
+	onlineStatus, status := metav1.ConditionFalse, jumpstarterv1alpha1.ExporterStatusOffline
+	if online {
+		onlineStatus, status = metav1.ConditionTrue, jumpstarterv1alpha1.ExporterStatusAvailable
+	}
+	meta.SetStatusCondition(&e.Status.Conditions, metav1.Condition{Type: jumpstarterv1alpha1.ExporterConditionRegistered, Status: metav1.ConditionTrue, Reason: "Registered"})
+	meta.SetStatusCondition(&e.Status.Conditions, metav1.Condition{Type: jumpstarterv1alpha1.ExporterConditionOnline, Status: onlineStatus, Reason: "Heartbeat"})
+	e.Status.ExporterStatusValue = status
+	e.Status.LastSeen = ptr.To(metav1.Now())
+	if err := f.client.Status().Patch(ctx, e, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("report status of exporter %s: %w", key, err)
+	}
+	return nil
+}
+
+// Run refreshes the heartbeats of the online exporters until ctx ends.
+func (f *Fleet) Run(ctx context.Context) {
+	ticker := time.NewTicker(HeartbeatInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		f.mu.Lock()
+		var keys []types.NamespacedName
+		for k, online := range f.online {
+			if online {
+				keys = append(keys, k)
+			}
+		}
+		f.mu.Unlock()
+		for _, k := range keys {
+			_ = f.report(ctx, k, true) // a missed heartbeat is retried on the next tick
+		}
+	}
+}

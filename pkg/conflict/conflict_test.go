@@ -1,0 +1,38 @@
+package conflict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+func TestRequeueOnConflict(t *testing.T) {
+	conflictErr := fmt.Errorf("update status: %w", apierrors.NewConflict(schema.GroupResource{Resource: "leases"}, "l1", errors.New("modified")))
+	other := errors.New("boom")
+	tests := []struct {
+		name        string
+		err         error
+		wantErr     error
+		wantRequeue bool
+	}{
+		{"wrapped conflict requeues quietly", conflictErr, nil, true},
+		{"other errors pass", other, other, false},
+		{"success passes", nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := RequeueOnConflict(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
+				return reconcile.Result{}, tt.err
+			}))
+			res, err := r.Reconcile(context.Background(), reconcile.Request{})
+			if !errors.Is(err, tt.wantErr) || res.Requeue != tt.wantRequeue { //nolint:staticcheck // Requeue is what we set
+				t.Errorf("got (%+v, %v), want requeue=%v err=%v", res, err, tt.wantRequeue, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,87 @@
+package nodeagent
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+type nopRecorder struct{}
+
+func (nopRecorder) Eventf(runtime.Object, runtime.Object, string, string, string, string, ...any) {}
+func (nopRecorder) AnnotatedEventf(runtime.Object, runtime.Object, map[string]string, string, string, string, string, ...any) {
+}
+
+func pod(name string, created time.Duration, phase corev1.PodPhase, placeholder bool) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: name, CreationTimestamp: metav1.NewTime(now.Add(created))},
+		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "lease", Image: "pause"}}},
+		Status:     corev1.PodStatus{Phase: phase},
+	}
+	if placeholder {
+		p.Labels = map[string]string{jumpstarterv1alpha1.LabelLeaseName: name}
+	}
+	return p
+}
+
+func TestAgentAcceptsExactlyOnePlaceholder(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{jumpstarterv1alpha1.LabelExporterName: "e1"}}}
+	tests := []struct {
+		name string
+		pods []*corev1.Pod
+		want map[string]corev1.PodPhase
+	}{
+		{"single bound placeholder is accepted", []*corev1.Pod{pod("a", 0, corev1.PodPending, true)},
+			map[string]corev1.PodPhase{"a": corev1.PodRunning}},
+		{"oldest of two bound wins", []*corev1.Pod{pod("b", time.Second, corev1.PodPending, true), pod("a", 0, corev1.PodPending, true)},
+			map[string]corev1.PodPhase{"a": corev1.PodRunning, "b": corev1.PodFailed}},
+		{"running holder keeps the node", []*corev1.Pod{pod("a", 0, corev1.PodPending, true), pod("b", time.Second, corev1.PodRunning, true)},
+			map[string]corev1.PodPhase{"a": corev1.PodFailed, "b": corev1.PodRunning}},
+		{"two running: first kept", []*corev1.Pod{pod("a", 0, corev1.PodRunning, true), pod("b", time.Second, corev1.PodRunning, true)},
+			map[string]corev1.PodPhase{"a": corev1.PodRunning, "b": corev1.PodFailed}},
+		{"foreign pod refused", []*corev1.Pod{pod("ds", 0, corev1.PodPending, false)},
+			map[string]corev1.PodPhase{"ds": corev1.PodFailed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scheme := runtime.NewScheme()
+			if err := clientgoscheme.AddToScheme(scheme); err != nil {
+				t.Fatal(err)
+			}
+			objs := []client.Object{node}
+			for _, p := range tt.pods {
+				objs = append(objs, p)
+			}
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Pod{}).
+				WithIndex(&corev1.Pod{}, "spec.nodeName", func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+				Build()
+			agent := &Agent{Client: c, APIReader: c, Recorder: nopRecorder{}, Clock: clocktesting.NewFakeClock(now)}
+			if _, err := agent.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}}); err != nil {
+				t.Fatalf("reconcile: %v", err)
+			}
+			for name, phase := range tt.want {
+				got := &corev1.Pod{}
+				if err := c.Get(context.Background(), types.NamespacedName{Namespace: "lab", Name: name}, got); err != nil {
+					t.Fatal(err)
+				}
+				if got.Status.Phase != phase {
+					t.Errorf("pod %s phase = %s, want %s", name, got.Status.Phase, phase)
+				}
+			}
+		})
+	}
+}

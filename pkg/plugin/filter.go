@@ -1,0 +1,105 @@
+package plugin
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// exporterState is what a node's labels and Ready condition say about the exporter behind it.
+type exporterState int
+
+const (
+	stateNotExporter exporterState = iota
+	stateOffline
+	stateDisabled
+	stateReady
+)
+
+// stateOf reads the exporter state of a node. Ready True is online and enabled; Ready False
+// with reason ExporterDisabled is online but disabled; anything else is offline, including
+// Ready Unknown (set by the node lifecycle controller) and a missing Ready condition.
+func stateOf(node *v1.Node) exporterState {
+	if _, ok := node.Labels[jsv1alpha1.LabelExporterName]; !ok {
+		return stateNotExporter
+	}
+	for i := range node.Status.Conditions {
+		c := &node.Status.Conditions[i]
+		if c.Type != v1.NodeReady {
+			continue
+		}
+		switch {
+		case c.Status == v1.ConditionTrue:
+			return stateReady
+		case c.Status == v1.ConditionFalse && c.Reason == jsv1alpha1.NodeReasonExporterDisabled:
+			return stateDisabled
+		default:
+			return stateOffline
+		}
+	}
+	return stateOffline
+}
+
+// checkNode applies the checks that depend on the node alone. It returns nil when the exporter
+// is one the pod may be granted, held or not.
+func checkNode(pod *v1.Pod, node *v1.Node) *fwk.Status {
+	switch stateOf(node) {
+	case stateNotExporter:
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNotExporter)
+	case stateOffline:
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonOffline)
+	case stateDisabled:
+		if !allowsDisabled(pod) {
+			return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonDisabled)
+		}
+	}
+	return nil
+}
+
+// holderOf returns the lease of a placeholder pod, other than pod itself, that the node info
+// counts on the node, or "" if there is none. NodeInfo includes assumed pods (bound in the
+// scheduler's cache, binding in flight), and the framework adds nominated pods of equal or
+// higher priority before it calls Filter, so both hold an exporter too.
+func holderOf(pod *v1.Pod, nodeInfo fwk.NodeInfo) string {
+	for _, pi := range nodeInfo.GetPods() {
+		p := pi.GetPod()
+		if p.UID == pod.UID || !isPlaceholder(p) {
+			continue
+		}
+		return leaseOf(p)
+	}
+	return ""
+}
+
+// Filter admits a placeholder pod to an exporter's virtual node that is online, enabled (or
+// the pod allows disabled exporters) and not held by another placeholder. Other pods pass.
+func (pl *Exporter) Filter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	if !isPlaceholder(pod) {
+		return nil
+	}
+	node := nodeInfo.Node()
+	if node == nil {
+		return fwk.NewStatus(fwk.Error, "node not found")
+	}
+	if status := checkNode(pod, node); status != nil {
+		return status
+	}
+	if holder := holderOf(pod, nodeInfo); holder != "" {
+		// Unschedulable, not UnschedulableAndUnresolvable: preempting the holder frees the node.
+		return fwk.NewStatus(fwk.Unschedulable, ReasonHeldPrefix+holder)
+	}
+	return nil
+}
+
+// nodeAdmits tells whether the pod's Filter and required node affinity (nodeSelector included)
+// both accept the node, leaving out whether it is held. The queueing hints use it.
+func nodeAdmits(pod *v1.Pod, node *v1.Node) (bool, error) {
+	if checkNode(pod, node) != nil {
+		return false, nil
+	}
+	return nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)
+}

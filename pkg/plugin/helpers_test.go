@@ -1,0 +1,170 @@
+package plugin
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	clientsetfake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
+	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/kubernetes/pkg/scheduler/metrics"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	tf "k8s.io/kubernetes/pkg/scheduler/testing/framework"
+
+	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// TestMain registers the scheduler's metrics, which the framework's instrumented plugins use.
+func TestMain(m *testing.M) {
+	metrics.Register()
+	os.Exit(m.Run())
+}
+
+const (
+	labNS   = "lab"
+	otherNS = "other"
+)
+
+// exporterNode is a virtual node as the controller builds it, without a Ready condition.
+func exporterNode(name, namespace string) *st.NodeWrapper {
+	return st.MakeNode().Name(name).
+		Label(jsv1alpha1.LabelExporterNamespace, namespace).
+		Label(jsv1alpha1.LabelExporterName, name).
+		Capacity(map[v1.ResourceName]string{jsv1alpha1.ResourceExporter: "1", v1.ResourceCPU: "1", v1.ResourceMemory: "1Gi"}).
+		Taints([]v1.Taint{{Key: jsv1alpha1.TaintExporterKey, Effect: v1.TaintEffectNoSchedule}})
+}
+
+func ready(w *st.NodeWrapper) *st.NodeWrapper {
+	return w.Condition(v1.NodeReady, v1.ConditionTrue, "", jsv1alpha1.NodeReasonExporterReady)
+}
+
+func disabled(w *st.NodeWrapper) *st.NodeWrapper {
+	return w.Condition(v1.NodeReady, v1.ConditionFalse, "", jsv1alpha1.NodeReasonExporterDisabled)
+}
+
+func offline(w *st.NodeWrapper) *st.NodeWrapper {
+	return w.Condition(v1.NodeReady, v1.ConditionFalse, "", jsv1alpha1.NodeReasonExporterOffline)
+}
+
+func unknown(w *st.NodeWrapper) *st.NodeWrapper {
+	return w.Condition(v1.NodeReady, v1.ConditionUnknown, "Kubelet stopped posting node status.", "NodeStatusUnknown")
+}
+
+// leaseAffinity is the required node affinity the controller derives from a lease selector: the
+// lease's namespace plus the selector's requirements, all in one term.
+func leaseAffinity(namespace string, match map[string]string) *v1.NodeAffinity {
+	term := v1.NodeSelectorTerm{MatchExpressions: []v1.NodeSelectorRequirement{{
+		Key: jsv1alpha1.LabelExporterNamespace, Operator: v1.NodeSelectorOpIn, Values: []string{namespace},
+	}}}
+	for k, v := range match {
+		term.MatchExpressions = append(term.MatchExpressions, v1.NodeSelectorRequirement{
+			Key: k, Operator: v1.NodeSelectorOpIn, Values: []string{v},
+		})
+	}
+	return &v1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{
+		NodeSelectorTerms: []v1.NodeSelectorTerm{term},
+	}}
+}
+
+// placeholder is a lease's placeholder pod in the lab namespace selecting any exporter there.
+func placeholder(lease string) *st.PodWrapper {
+	return st.MakePod().Namespace(labNS).Name("lease-"+lease).UID("uid-"+lease).
+		SchedulerName(jsv1alpha1.SchedulerName).
+		Label(jsv1alpha1.LabelLeaseName, lease).
+		Req(map[v1.ResourceName]string{jsv1alpha1.ResourceExporter: "1"}).
+		Lim(map[v1.ResourceName]string{jsv1alpha1.ResourceExporter: "1"}).
+		NodeAffinity(leaseAffinity(labNS, nil))
+}
+
+// plainPod is not a placeholder.
+func plainPod(name string) *st.PodWrapper {
+	return st.MakePod().Namespace(labNS).Name(name).UID("uid-" + name).SchedulerName(jsv1alpha1.SchedulerName)
+}
+
+// fakeNominator serves nominated pods per node to the framework.
+type fakeNominator struct {
+	byNode map[string][]fwk.PodInfo
+}
+
+func (n *fakeNominator) AddNominatedPod(klog.Logger, fwk.PodInfo, *fwk.NominatingInfo) {}
+func (n *fakeNominator) DeleteNominatedPodIfExists(*v1.Pod)                            {}
+func (n *fakeNominator) UpdateNominatedPod(klog.Logger, *v1.Pod, fwk.PodInfo)          {}
+func (n *fakeNominator) NominatedPodsForNode(nodeName string) []fwk.PodInfo {
+	return n.byNode[nodeName]
+}
+
+// testEnv is a scheduling framework running the plugin at QueueSort, Filter and Score, and
+// the informer factory its handle hands out.
+type testEnv struct {
+	ctx       context.Context
+	fw        framework.Framework
+	informers informers.SharedInformerFactory
+	plugin    *Exporter
+	nominator *fakeNominator
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	env := &testEnv{
+		ctx:       ctx,
+		informers: informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0),
+		nominator: &fakeNominator{byNode: map[string][]fwk.PodInfo{}},
+	}
+	fw, err := tf.NewFramework(ctx, []tf.RegisterPluginFunc{
+		tf.RegisterPluginAsExtensions(Name, New, "QueueSort", "Filter", "Score"),
+		tf.RegisterBindPlugin(defaultbinder.Name, defaultbinder.New),
+	}, jsv1alpha1.SchedulerName,
+		frameworkruntime.WithInformerFactory(env.informers),
+		frameworkruntime.WithPodNominator(env.nominator),
+	)
+	if err != nil {
+		cancel()
+		t.Fatalf("NewFramework: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		frameworkruntime.WaitForShutdown(fw)
+	})
+	env.fw = fw
+	p, err := New(ctx, nil, fw)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	env.plugin = p.(*Exporter)
+	return env
+}
+
+// addNodes puts nodes into the informer cache the queueing hints read.
+func (e *testEnv) addNodes(t *testing.T, nodes ...*v1.Node) {
+	t.Helper()
+	for _, n := range nodes {
+		if err := e.informers.Core().V1().Nodes().Informer().GetIndexer().Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// nodeInfo is the scheduler's view of a node with pods bound or assumed on it.
+func nodeInfo(node *v1.Node, pods ...*v1.Pod) fwk.NodeInfo {
+	ni := framework.NewNodeInfo(pods...)
+	ni.SetNode(node)
+	return ni
+}
+
+func mustPodInfo(t *testing.T, pod *v1.Pod) *framework.PodInfo {
+	t.Helper()
+	pi, err := framework.NewPodInfo(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pi
+}

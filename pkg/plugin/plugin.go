@@ -1,0 +1,104 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+)
+
+// Name is the plugin's name in the scheduler configuration.
+const Name = "JumpstarterExporter"
+
+// Reasons the Filter gives; they show up in the pod's FailedScheduling event.
+const (
+	ReasonNotExporter = "node is not an exporter"
+	ReasonOffline     = "exporter offline"
+	ReasonDisabled    = "exporter disabled"
+	// ReasonHeldPrefix is followed by the name of the lease that holds the exporter.
+	ReasonHeldPrefix = "exporter held by lease "
+)
+
+// Exporter is the plugin. Its only state is the node lister the queueing hints use.
+type Exporter struct {
+	// nodeLister reads nodes from the scheduler's informer cache. Queueing hints must not use
+	// the scheduling snapshot: it is only consistent during a scheduling cycle.
+	nodeLister corelisters.NodeLister
+}
+
+var (
+	_ fwk.QueueSortPlugin   = &Exporter{}
+	_ fwk.FilterPlugin      = &Exporter{}
+	_ fwk.ScorePlugin       = &Exporter{}
+	_ fwk.ScoreExtensions   = &Exporter{}
+	_ fwk.EnqueueExtensions = &Exporter{}
+	_ fwk.SignPlugin        = &Exporter{}
+)
+
+// New builds the plugin. It takes no arguments: obj must be nil or an empty object.
+func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	if err := validateNoArgs(obj); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
+	}
+	if h == nil || h.SharedInformerFactory() == nil {
+		return nil, fmt.Errorf("%s: the framework handle has no shared informer factory", Name)
+	}
+	// Asking for the lister registers the node informer before the factory starts; the scheduler
+	// itself watches nodes through the same factory, so this adds no watch.
+	return &Exporter{nodeLister: h.SharedInformerFactory().Core().V1().Nodes().Lister()}, nil
+}
+
+// Name returns the plugin's name.
+func (pl *Exporter) Name() string { return Name }
+
+// validateNoArgs accepts what kube-scheduler passes for a plugin without typed arguments: nil
+// when the profile has no pluginConfig entry for it, or a *runtime.Unknown holding the raw
+// args, which must then be empty ({} or null).
+func validateNoArgs(obj runtime.Object) error {
+	if obj == nil {
+		return nil
+	}
+	unknown, ok := obj.(*runtime.Unknown)
+	if !ok {
+		return fmt.Errorf("takes no arguments, got %T", obj)
+	}
+	raw := bytes.TrimSpace(unknown.Raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("decoding arguments: %w", err)
+	}
+	if len(fields) != 0 {
+		return errors.New("takes no arguments, got a non-empty args object")
+	}
+	return nil
+}
+
+// isPlaceholder tells whether a pod stands for a lease. Only the label's presence counts.
+func isPlaceholder(pod *v1.Pod) bool {
+	_, ok := pod.Labels[jsv1alpha1.LabelLeaseName]
+	return ok
+}
+
+// allowsDisabled tells whether a placeholder pod may be granted a disabled exporter.
+func allowsDisabled(pod *v1.Pod) bool {
+	return pod.Annotations[jsv1alpha1.AnnotationAllowDisabled] == "true"
+}
+
+// leaseOf names the lease a placeholder pod stands for, for messages.
+func leaseOf(pod *v1.Pod) string {
+	if name := pod.Labels[jsv1alpha1.LabelLeaseName]; name != "" {
+		return name
+	}
+	return pod.Name
+}
