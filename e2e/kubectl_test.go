@@ -29,7 +29,7 @@ func TestKubectlShowsWhatHappened(t *testing.T) {
 				want []string
 			}{
 				{[]string{"describe", "leases.jumpstarter.dev", "held", "-n", ns}, []string{"Ready", "True", "exporter e1 granted", lease.EventQueued, lease.EventGranted, "Active"}},
-				{[]string{"describe", "jl", "waiting", "-n", ns}, []string{"Pending", "NotAvailable", "Queue Position:  1"}},
+				{[]string{"describe", "jl", "waiting", "-n", ns}, []string{"Pending", "NotAvailable", "Queue Position"}},
 				{[]string{"get", "jumpstarter", "-n", ns}, []string{"held", "waiting", "e1", "Active", "Pending"}},
 				{[]string{"get", "jexp", "-n", ns}, []string{"e1", "True", "held"}},
 				{[]string{"get", "pods", "-n", ns}, []string{lease.PlaceholderName("held"), "Running", lease.PlaceholderName("waiting"), "Pending"}},

@@ -71,12 +71,14 @@ const (
 
 // LeaseStatus is what happened to the lease.
 type LeaseStatus struct {
-	// BeginTime is when the exporter was granted.
+	// BeginTime is when the exporter was granted. Microsecond precision: the end of an
+	// immediate lease is computed from it, and whole seconds would end leases up to 1 s early.
+	// Readers that parse RFC 3339 (metav1.Time, upstream clients) accept the fraction.
 	// +optional
-	BeginTime *metav1.Time `json:"beginTime,omitempty"`
+	BeginTime *metav1.MicroTime `json:"beginTime,omitempty"`
 	// EndTime is when a granted lease ended.
 	// +optional
-	EndTime *metav1.Time `json:"endTime,omitempty"`
+	EndTime *metav1.MicroTime `json:"endTime,omitempty"`
 	// ExporterRef is the exporter granted to the lease.
 	// +optional
 	ExporterRef *corev1.LocalObjectReference `json:"exporterRef,omitempty"`

@@ -13,6 +13,10 @@
 //	DIR/logs/<component>.log   stdout and stderr of every process
 //	DIR/state.json             ports, PIDs, command lines: what Attach and "lab down" read
 //
+// Once the apiserver is ready the lab applies the CRDs (config/crd/bases), the controller's
+// generated ClusterRole (config/rbac/role.yaml) and its own bindings (see labBindings), and it
+// waits for kube-controller-manager to create the default ServiceAccount before it goes on.
+//
 // Processes run in their own process groups and are not tied to the process that started them:
 // Start returns once everything is ready, and Stop (or Attach followed by Stop, from another
 // process) stops them in reverse start order, SIGTERM first and SIGKILL after a timeout. The

@@ -129,27 +129,24 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 		}
 	}()
 
-	hasAPIServer := slices.Contains(names, KubeAPIServer)
-	installed := false
 	for _, c := range s.Components {
-		if !installed && hasAPIServer && !isControlPlane(c.Name) {
-			if err := l.installManifests(ctx); err != nil {
-				return nil, err
-			}
-			installed = true
-		}
 		if err := l.startLocked(ctx, c); err != nil {
 			return nil, err
 		}
-		if c.Name == KubeAPIServer {
+		switch c.Name {
+		case KubeAPIServer:
 			if l.restConfig, err = restConfigFromKubeconfig(l.KubeconfigPath()); err != nil {
 				return nil, err
 			}
-		}
-	}
-	if !installed && hasAPIServer {
-		if err := l.installManifests(ctx); err != nil {
-			return nil, err
+			// CRDs and RBAC go in before kube-controller-manager, which needs its binding, and
+			// before our components, which need both.
+			if err := installManifests(ctx, l.restConfig, s.ConfigDir); err != nil {
+				return nil, err
+			}
+		case KubeControllerManager:
+			if err := waitControllerManagerWorking(ctx, l.restConfig, c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	logger.Info("Lab ready", "dir", s.Dir, "kubeconfig", l.KubeconfigPath(), "duration", time.Since(begin).Round(time.Millisecond))
@@ -192,6 +189,12 @@ func newState(opts Options) (s *State, explicit bool, names []string, err error)
 	for _, name := range AllComponents {
 		if !explicit || slices.Contains(opts.Components, name) {
 			names = append(names, name)
+		}
+	}
+	needs := map[string]string{KubeAPIServer: Etcd, KubeControllerManager: KubeAPIServer, Scheduler: KubeAPIServer, Controller: KubeAPIServer}
+	for _, name := range names {
+		if need := needs[name]; need != "" && !slices.Contains(names, need) {
+			return nil, false, nil, fmt.Errorf("component %s needs %s", name, need)
 		}
 	}
 	for _, name := range names {
@@ -253,14 +256,6 @@ func declaresModule(goMod []byte, path string) bool {
 		}
 	}
 	return false
-}
-
-func (l *Lab) installManifests(ctx context.Context) error {
-	cfg, err := restConfigFromKubeconfig(l.KubeconfigPath())
-	if err != nil {
-		return err
-	}
-	return installManifests(ctx, cfg, l.state.ConfigDir)
 }
 
 // startLocked starts c and waits until it is ready. l.mu is held or l is not shared yet.

@@ -70,6 +70,24 @@ func TestLabStartStop(t *testing.T) {
 		}
 	}
 
+	// A dry run validates without persisting.
+	dryRun := filepath.Join(t.TempDir(), "dry-run.yaml")
+	if err := os.WriteFile(dryRun, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry-run}\ndata: {a: b}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ApplyManifestsWithOptions(ctx, l.RESTConfig(), ApplyOptions{DryRun: true}, dryRun); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := l.Kubectl(ctx, "get", "configmap", "dry-run", "--ignore-not-found", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("dry run created %s", out)
+	}
+	if err := ApplyManifests(ctx, l.RESTConfig(), dryRun); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Kubectl(ctx, "get", "configmap", "dry-run"); err != nil {
+		t.Errorf("ApplyManifests: %v", err)
+	}
+
 	// kube-controller-manager: the service-account controller fills a new namespace, the
 	// namespace controller empties and removes a deleted one.
 	if _, err := l.Kubectl(ctx, "create", "namespace", "lab-test"); err != nil {

@@ -77,7 +77,7 @@ func TestDecodeManifestsErrors(t *testing.T) {
 
 // TestDecodeProjectManifests decodes the project's generated manifests and the lab's own.
 func TestDecodeProjectManifests(t *testing.T) {
-	if _, err := DecodeManifests([]byte(controllerBindings)); err != nil {
+	if _, err := DecodeManifests([]byte(labBindings)); err != nil {
 		t.Fatal(err)
 	}
 	configDir := FindConfigDir()

@@ -1,7 +1,10 @@
 package lab
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +52,42 @@ func TestLoadStateMissing(t *testing.T) {
 	}
 	if _, err := Attach(t.TempDir()); err == nil {
 		t.Fatal("Attach of an empty dir succeeded")
+	}
+}
+
+func TestNewStateValidation(t *testing.T) {
+	labBin := t.TempDir()
+	for _, b := range []string{EtcdBinary, KubeAPIServerBinary, KubeControllerManagerBinary} {
+		if err := os.WriteFile(filepath.Join(labBin, b), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, tc := range map[string]struct {
+		opts    Options
+		wantErr string
+		want    []string
+	}{
+		"all":            {opts: Options{LabBin: labBin}, want: AllComponents},
+		"order":          {opts: Options{LabBin: labBin, Components: []string{KubeAPIServer, Etcd}}, want: []string{Etcd, KubeAPIServer}},
+		"no lab bin":     {opts: Options{}, wantErr: "LabBin"},
+		"unknown":        {opts: Options{LabBin: labBin, Components: []string{"kubelet"}}, wantErr: "unknown component"},
+		"missing needs":  {opts: Options{LabBin: labBin, Components: []string{Etcd, Controller}}, wantErr: "needs kube-apiserver"},
+		"missing binary": {opts: Options{LabBin: t.TempDir(), Components: []string{Etcd}}, wantErr: "etcd not found"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, names, err := newState(tc.opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(names, tc.want) {
+				t.Errorf("components %v, want %v", names, tc.want)
+			}
+		})
 	}
 }

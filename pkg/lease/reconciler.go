@@ -236,7 +236,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	}
 	base := lease.DeepCopy()
 	lease.Status.PlaceholderPod = pod.Name
-	setGranted(lease, exporter, metav1.NewTime(now))
+	setGranted(lease, exporter, metav1.NewMicroTime(now))
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -248,7 +248,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 // end ends the lease: status first (so nothing grants it again), then the label, then the pod.
 func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
 	base := lease.DeepCopy()
-	setEnded(lease, o, metav1.NewTime(r.Clock.Now()))
+	setEnded(lease, o, metav1.NewMicroTime(r.Clock.Now()))
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}

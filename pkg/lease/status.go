@@ -36,7 +36,7 @@ func setWaiting(lease *jumpstarterv1alpha1.Lease, phase jumpstarterv1alpha1.Leas
 }
 
 // setGranted records the grant: Ready=True with the exporter, Pending=False.
-func setGranted(lease *jumpstarterv1alpha1.Lease, exporter string, now metav1.Time) {
+func setGranted(lease *jumpstarterv1alpha1.Lease, exporter string, now metav1.MicroTime) {
 	lease.Status.ExporterRef = &corev1.LocalObjectReference{Name: exporter}
 	lease.Status.BeginTime = &now
 	lease.Status.Phase = jumpstarterv1alpha1.LeasePhaseActive
@@ -46,7 +46,7 @@ func setGranted(lease *jumpstarterv1alpha1.Lease, exporter string, now metav1.Ti
 }
 
 // setEnded records the end. Effective end time exists only for leases that had started.
-func setEnded(lease *jumpstarterv1alpha1.Lease, o outcome, now metav1.Time) {
+func setEnded(lease *jumpstarterv1alpha1.Lease, o outcome, now metav1.MicroTime) {
 	lease.Status.Ended = true
 	lease.Status.Phase = jumpstarterv1alpha1.LeasePhaseEnded
 	lease.Status.QueuePosition = nil
