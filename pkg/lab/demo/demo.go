@@ -40,8 +40,9 @@ var Exporters = map[string]map[string]string{
 	"jetson-01": {"board": "jetson"},
 }
 
-// LeaseNames are the sample leases; each asks for a board=rpi4 exporter.
-var LeaseNames = []string{"demo-rpi4-a", "demo-rpi4-b"}
+// LeaseNames are the sample leases; each asks for a board=rpi4 exporter. There are two such
+// exporters, so the third lease waits in the queue until one of the first two ends.
+var LeaseNames = []string{"demo-rpi4-a", "demo-rpi4-b", "demo-rpi4-queued"}
 
 var (
 	namespaceGVR      = corev1.SchemeGroupVersion.WithResource("namespaces")
