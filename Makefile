@@ -52,11 +52,11 @@ run: build lab-bins
 ## test: every test: generated files, unit tests, then end-to-end tests against the local lab.
 test: verify-generated build lab-bins unit e2e
 
-unit:
+unit: build lab-bins
 	$(GO) vet ./...
-	$(GO) test ./apis/... ./pkg/... ./cmd/...
+	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 ./apis/... ./pkg/... ./cmd/...
 
-e2e:
+e2e: build lab-bins
 	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./e2e/...
 
 ## bench: benchmark tables against the local lab.

@@ -20,6 +20,7 @@ import (
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/e2e/support"
 	"jumpstarter.dev/service/pkg/lease"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 var rpi4 = map[string]string{"board": "rpi4", "site": "lab1"}
@@ -126,6 +127,25 @@ func TestLeaseGrant(t *testing.T) {
 			createLease(ctx, t, l)
 			if got := waitLease(ctx, t, ns, "pinned", support.IsReady); got.Status.ExporterRef.Name != "e2" {
 				t.Errorf("pinned lease got %s", got.Status.ExporterRef.Name)
+			}
+			return ctx
+		}).
+		Assess("same exporter name in two namespaces: two nodes, each lease in its own namespace", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			nsA, nsB := newNamespace(ctx, t, "twin"), newNamespace(ctx, t, "twin")
+			createExporter(ctx, t, nsA, "board", rpi4, true, true)
+			createExporter(ctx, t, nsB, "board", rpi4, true, true)
+			createLease(ctx, t, support.NewLease(nsA, "a", rpi4, time.Hour))
+			createLease(ctx, t, support.NewLease(nsB, "b", rpi4, time.Hour))
+			for _, ns := range []string{nsA, nsB} {
+				name := map[string]string{nsA: "a", nsB: "b"}[ns]
+				l := waitLease(ctx, t, ns, name, support.IsReady)
+				pod := &corev1.Pod{}
+				if err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: l.Status.PlaceholderPod}, pod); err != nil {
+					t.Fatal(err)
+				}
+				if want := virtualnode.NodeName(ns, "board"); pod.Spec.NodeName != want {
+					t.Errorf("lease %s/%s runs on node %s, want its own namespace's %s", ns, name, pod.Spec.NodeName, want)
+				}
 			}
 			return ctx
 		}).Feature()

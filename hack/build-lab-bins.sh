@@ -12,7 +12,7 @@ k8s_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 etcd_version=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
 go_version=$(go env GOVERSION)
 key="k8s-${k8s_version}_etcd-${etcd_version}_${go_version}"
-out=".cache/lab-bin/${key}"
+out="$(pwd)/.cache/lab-bin/${key}"
 
 if [[ -x "${out}/kube-apiserver" && -x "${out}/kube-controller-manager" && -x "${out}/kubectl" && -x "${out}/etcd" ]]; then
   echo "${out}"

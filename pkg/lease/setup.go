@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
-	"jumpstarter.dev/service/pkg/conflict"
+	"jumpstarter.dev/service/pkg/requeue"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
@@ -31,7 +31,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
 		WithOptions(controllerOptions(maxConcurrent)).
-		Complete(conflict.RequeueOnConflict(r))
+		Complete(requeue.OnConflict(r))
 }
 
 // exporterVerdictChanged: labels, spec, deletion or online-ness changed, not just lastSeen.
@@ -78,5 +78,5 @@ func controllerOptions(maxConcurrent int) controller.Options {
 	if maxConcurrent <= 0 {
 		maxConcurrent = DefaultMaxConcurrentReconciles
 	}
-	return controller.Options{MaxConcurrentReconciles: maxConcurrent}
+	return controller.Options{MaxConcurrentReconciles: maxConcurrent, RateLimiter: requeue.RateLimiter()}
 }

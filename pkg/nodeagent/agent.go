@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -23,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
-	"jumpstarter.dev/service/pkg/conflict"
+	"jumpstarter.dev/service/pkg/requeue"
 )
 
 // Reasons the agent gives on pods it refuses.
@@ -177,6 +178,7 @@ func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
 func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodeagent").
+		WithOptions(controller.Options{RateLimiter: requeue.RateLimiter(), MaxConcurrentReconciles: 4}).
 		For(&corev1.Node{}, builder.WithPredicates(predicate.Funcs{
 			// Node status changes (heartbeats) do not change what runs there.
 			UpdateFunc: func(event.UpdateEvent) bool { return false },
@@ -187,5 +189,5 @@ func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 			}
 			return nil
 		})).
-		Complete(conflict.RequeueOnConflict(a))
+		Complete(requeue.OnConflict(a))
 }

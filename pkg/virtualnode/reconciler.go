@@ -16,13 +16,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
-	"jumpstarter.dev/service/pkg/conflict"
+	"jumpstarter.dev/service/pkg/requeue"
 )
 
 // Finalizer holds an Exporter until its node is gone: a namespaced object cannot own a
@@ -211,13 +212,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualnode").
+		WithOptions(controller.Options{RateLimiter: requeue.RateLimiter(), MaxConcurrentReconciles: 4}).
 		For(&jumpstarterv1alpha1.Exporter{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(exporterOfNode)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.exporterOfPod),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.(*corev1.Pod).Spec.NodeName != ""
 			}))).
-		Complete(conflict.RequeueOnConflict(r))
+		Complete(requeue.OnConflict(r))
 }
 
 func exporterOfNode(_ context.Context, obj client.Object) []reconcile.Request {

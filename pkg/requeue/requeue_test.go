@@ -1,4 +1,4 @@
-package conflict
+package requeue
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
-func TestRequeueOnConflict(t *testing.T) {
+func TestOnConflict(t *testing.T) {
 	conflictErr := fmt.Errorf("update status: %w", apierrors.NewConflict(schema.GroupResource{Resource: "leases"}, "l1", errors.New("modified")))
 	other := errors.New("boom")
 	tests := []struct {
@@ -26,7 +26,7 @@ func TestRequeueOnConflict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := RequeueOnConflict(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
+			r := OnConflict(reconcile.Func(func(context.Context, reconcile.Request) (reconcile.Result, error) {
 				return reconcile.Result{}, tt.err
 			}))
 			res, err := r.Reconcile(context.Background(), reconcile.Request{})
@@ -34,5 +34,18 @@ func TestRequeueOnConflict(t *testing.T) {
 				t.Errorf("got (%+v, %v), want requeue=%v err=%v", res, err, tt.wantRequeue, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestRateLimiterHasNoGlobalCap(t *testing.T) {
+	rl := RateLimiter()
+	// A thousand different objects failing at once must all be retried right away; the default
+	// controller-runtime limiter would spread them over 90 s.
+	for i := range 1000 {
+		req := reconcile.Request{}
+		req.Name = fmt.Sprint(i)
+		if d := rl.When(req); d > baseDelay {
+			t.Fatalf("object %d waits %v", i, d)
+		}
 	}
 }

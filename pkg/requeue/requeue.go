@@ -1,0 +1,34 @@
+package requeue
+
+import (
+	"context"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Per-object retry back-off: fast enough that a conflict costs milliseconds, capped so that a
+// persistently failing object is retried at least this often.
+const (
+	baseDelay = 5 * time.Millisecond
+	maxDelay  = 10 * time.Second
+)
+
+// OnConflict wraps a reconciler so that a conflict requeues the request (with the controller's
+// back-off) instead of surfacing as an error.
+func OnConflict(r reconcile.Reconciler) reconcile.Reconciler {
+	return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		result, err := r.Reconcile(ctx, req)
+		if apierrors.IsConflict(err) {
+			return reconcile.Result{Requeue: true}, nil
+		}
+		return result, err
+	})
+}
+
+// RateLimiter backs off per object only.
+func RateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](baseDelay, maxDelay)
+}
