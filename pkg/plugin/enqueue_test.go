@@ -7,6 +7,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 
 	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -29,6 +30,7 @@ func TestEventsToRegister(t *testing.T) {
 	want := map[fwk.ClusterEvent]bool{
 		{Resource: fwk.Node, ActionType: fwk.Add | fwk.UpdateNodeLabel | fwk.UpdateNodeCondition}: true,
 		{Resource: fwk.AssignedPod, ActionType: fwk.Delete}:                                       true,
+		{Resource: fwk.AssignedPod, ActionType: fwk.Add}:                                          true,
 		{Resource: fwk.TargetPod, ActionType: fwk.Update}:                                         true,
 	}
 	if len(events) != len(want) {
@@ -47,6 +49,8 @@ func TestEventsToRegister(t *testing.T) {
 	}
 }
 
+// TestNodeChangeHint checks, with the lease alone waiting and the exporter free, which node
+// changes make the exporter acceptable to the lease. TestNodeHintWakesOne covers several leases.
 func TestNodeChangeHint(t *testing.T) {
 	allowDisabled := rpiLease("a").Annotation(jsv1alpha1.AnnotationAllowDisabled, "true").Obj()
 	tests := []struct {
@@ -180,7 +184,9 @@ func TestNodeChangeHint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logger, _ := ktesting.NewTestContext(t)
-			pl := &Exporter{}
+			env := newTestEnv(t)
+			env.addPods(t, tt.pod)
+			pl := env.plugin
 			var oldObj, newObj interface{}
 			if tt.old != nil {
 				oldObj = tt.old
@@ -199,6 +205,8 @@ func TestNodeChangeHint(t *testing.T) {
 	}
 }
 
+// TestPlaceholderReleaseHint checks, with the lease alone waiting, which releases it is woken
+// for. TestReleaseWakesOne covers several leases.
 func TestPlaceholderReleaseHint(t *testing.T) {
 	nodes := []*v1.Node{
 		ready(rpiNode("rpi-ready")).Obj(),
@@ -303,6 +311,7 @@ func TestPlaceholderReleaseHint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newTestEnv(t)
 			env.addNodes(t, nodes...)
+			env.addPods(t, tt.pod)
 			got, err := env.plugin.isSchedulableAfterPlaceholderRelease(ktesting.NewLogger(t, ktesting.NewConfig()), tt.pod, tt.released, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -368,24 +377,36 @@ func TestHintsThroughRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hint := func(r fwk.EventResource) fwk.QueueingHintFn {
+	// hint returns the hint registered for an event as the queue matches it.
+	hint := func(event fwk.ClusterEvent) fwk.QueueingHintFn {
 		for _, e := range events {
-			if e.Event.Resource == r {
+			if framework.MatchClusterEvents(e.Event, event) {
 				return e.QueueingHintFn
 			}
 		}
-		t.Fatalf("no event for %s", r)
+		t.Fatalf("no event matches %s", event.Label())
 		return nil
 	}
 	logger, _ := ktesting.NewTestContext(t)
 	pod := rpiLease("waiting").Obj()
-	if got, err := hint(fwk.AssignedPod)(logger, pod, placeholder("done").Node("e1").Obj(), nil); err != nil || got != fwk.Queue {
+	env.addPods(t, pod)
+	if got, err := hint(framework.EventAssignedPodDelete)(logger, pod, placeholder("done").Node("e1").Obj(), nil); err != nil || got != fwk.Queue {
 		t.Errorf("AssignedPod/Delete hint = %v, %v; want Queue", got, err)
 	}
-	if got, err := hint(fwk.Node)(logger, pod, offline(rpiNode("e1")).Obj(), ready(rpiNode("e1")).Obj()); err != nil || got != fwk.Queue {
+	// The lease, woken for e1, is granted e2: e1 is free again, and the next lease is woken.
+	bound := rpiLease("waiting").Node("e2").Obj()
+	next := rpiLease("next").Obj()
+	env.addNodes(t, ready(rpiNode("e2")).Obj())
+	env.addPods(t, bound, next)
+	if got, err := hint(framework.EventAssignedPodAdd)(logger, next, nil, bound); err != nil || got != fwk.Queue {
+		t.Errorf("AssignedPod/Add hint = %v, %v; want Queue", got, err)
+	}
+	third := rpiLease("third").Obj()
+	env.addPods(t, third)
+	if got, err := hint(fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.UpdateNodeCondition})(logger, third, offline(rpiNode("e3")).Obj(), ready(rpiNode("e3")).Obj()); err != nil || got != fwk.Queue {
 		t.Errorf("Node hint = %v, %v; want Queue", got, err)
 	}
-	if got, err := hint(fwk.Node)(logger, pod, "not a node", ready(rpiNode("e1")).Obj()); err == nil || got != fwk.Queue {
+	if got, err := hint(fwk.ClusterEvent{Resource: fwk.Node, ActionType: fwk.Add})(logger, pod, "not a node", ready(rpiNode("e1")).Obj()); err == nil || got != fwk.Queue {
 		t.Errorf("Node hint with a bad object = %v, %v; want Queue and an error", got, err)
 	}
 }

@@ -3,9 +3,13 @@ package plugin
 import (
 	"context"
 	"os"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
@@ -17,6 +21,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	tf "k8s.io/kubernetes/pkg/scheduler/testing/framework"
+	testingclock "k8s.io/utils/clock/testing"
 
 	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
@@ -100,6 +105,29 @@ func (n *fakeNominator) NominatedPodsForNode(nodeName string) []fwk.PodInfo {
 	return n.byNode[nodeName]
 }
 
+// fakeActivator records the pods the plugin activates.
+type fakeActivator struct {
+	mu        sync.Mutex
+	activated []string // namespace/name
+}
+
+func (a *fakeActivator) Activate(_ klog.Logger, pods map[string]*v1.Pod) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range pods {
+		a.activated = append(a.activated, p.Namespace+"/"+p.Name)
+	}
+}
+
+func (a *fakeActivator) names() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.activated)
+}
+
+// t0 is the fake clock's start and the creation time the tests count from.
+var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
 // testEnv is a scheduling framework running the plugin at QueueSort, Filter and Score, and
 // the informer factory its handle hands out.
 type testEnv struct {
@@ -108,6 +136,8 @@ type testEnv struct {
 	informers informers.SharedInformerFactory
 	plugin    *Exporter
 	nominator *fakeNominator
+	activator *fakeActivator
+	clock     *testingclock.FakePassiveClock
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -118,6 +148,8 @@ func newTestEnv(t *testing.T) *testEnv {
 		ctx:       ctx,
 		informers: informers.NewSharedInformerFactory(clientsetfake.NewClientset(), 0),
 		nominator: &fakeNominator{byNode: map[string][]fwk.PodInfo{}},
+		activator: &fakeActivator{},
+		clock:     testingclock.NewFakePassiveClock(t0),
 	}
 	fw, err := tf.NewFramework(ctx, []tf.RegisterPluginFunc{
 		tf.RegisterPluginAsExtensions(Name, New, "QueueSort", "Filter", "Score"),
@@ -125,6 +157,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	}, jsv1alpha1.SchedulerName,
 		frameworkruntime.WithInformerFactory(env.informers),
 		frameworkruntime.WithPodNominator(env.nominator),
+		frameworkruntime.WithPodActivator(env.activator),
 	)
 	if err != nil {
 		cancel()
@@ -140,7 +173,38 @@ func newTestEnv(t *testing.T) *testEnv {
 		t.Fatalf("New: %v", err)
 	}
 	env.plugin = p.(*Exporter)
+	env.plugin.clock = env.clock
 	return env
+}
+
+// addPods puts pods into the informer cache the queueing hints read, or updates them there.
+func (e *testEnv) addPods(t *testing.T, pods ...*v1.Pod) {
+	t.Helper()
+	for _, p := range pods {
+		if err := e.informers.Core().V1().Pods().Informer().GetIndexer().Update(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deletePods removes pods from the informer cache.
+func (e *testEnv) deletePods(t *testing.T, pods ...*v1.Pod) {
+	t.Helper()
+	for _, p := range pods {
+		if err := e.informers.Core().V1().Pods().Informer().GetIndexer().Delete(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// step advances the plugin's clock.
+func (e *testEnv) step(d time.Duration) {
+	e.clock.SetTime(e.clock.Now().Add(d))
+}
+
+// createdAfter sets a pod's creation time to t0 plus the given number of seconds.
+func createdAfter(w *st.PodWrapper, seconds int) *st.PodWrapper {
+	return w.CreationTimestamp(metav1.NewTime(t0.Add(time.Duration(seconds) * time.Second)))
 }
 
 // addNodes puts nodes into the informer cache the queueing hints read.

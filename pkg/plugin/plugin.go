@@ -10,7 +10,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/utils/clock"
 
 	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
@@ -27,11 +30,23 @@ const (
 	ReasonHeldPrefix = "exporter held by lease "
 )
 
-// Exporter is the plugin. Its only state is the node lister the queueing hints use.
+// Exporter is the plugin. Filter, Score and QueueSort are stateless; the queueing hints keep
+// the wake state (see wake.go).
 type Exporter struct {
-	// nodeLister reads nodes from the scheduler's informer cache. Queueing hints must not use
-	// the scheduling snapshot: it is only consistent during a scheduling cycle.
+	// nodeLister and podLister read the scheduler's informer cache. Queueing hints must not use
+	// the scheduling snapshot: it is only consistent during a scheduling cycle. The pod lister
+	// is kube-scheduler's own pod informer, which holds non-terminal pods only.
 	nodeLister corelisters.NodeLister
+	podLister  corelisters.PodLister
+	// schedulerName is the profile's name: only pods that ask for it wait in this queue.
+	schedulerName string
+	// activator moves a pod to the active queue; the pod delete handler uses it, because no
+	// queueing hint runs when an unscheduled pod is deleted.
+	activator fwk.PodActivator
+	// logger is for the pod delete handler, which runs outside any scheduler call.
+	logger klog.Logger
+	clock  clock.PassiveClock
+	wake   wakeState
 }
 
 var (
@@ -44,16 +59,29 @@ var (
 )
 
 // New builds the plugin. It takes no arguments: obj must be nil or an empty object.
-func New(_ context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	if err := validateNoArgs(obj); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	if h == nil || h.SharedInformerFactory() == nil {
 		return nil, fmt.Errorf("%s: the framework handle has no shared informer factory", Name)
 	}
-	// Asking for the lister registers the node informer before the factory starts; the scheduler
-	// itself watches nodes through the same factory, so this adds no watch.
-	return &Exporter{nodeLister: h.SharedInformerFactory().Core().V1().Nodes().Lister()}, nil
+	// Asking for the listers registers the informers before the factory starts; the scheduler
+	// itself watches nodes and pods through the same factory (its pod informer is registered
+	// first and filters out terminal pods), so this adds no watch.
+	pods := h.SharedInformerFactory().Core().V1().Pods()
+	pl := &Exporter{
+		nodeLister:    h.SharedInformerFactory().Core().V1().Nodes().Lister(),
+		podLister:     pods.Lister(),
+		schedulerName: h.ProfileName(),
+		activator:     h,
+		logger:        klog.FromContext(ctx).WithValues("plugin", Name),
+		clock:         clock.RealClock{},
+	}
+	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: pl.onPodDelete}); err != nil {
+		return nil, fmt.Errorf("%s: watch pod deletions: %w", Name, err)
+	}
+	return pl, nil
 }
 
 // Name returns the plugin's name.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
@@ -34,6 +35,19 @@ func (pl *Exporter) Less(a, b fwk.QueuedEntityInfo) bool {
 		return ta.Before(tb)
 	}
 	return keyOf(a) < keyOf(b)
+}
+
+// podBefore is Less for two pods, as the queue would compare them: the queueing hints use it to
+// pick the waiting lease the queue would serve first. A pod's queue priority is
+// corev1helpers.PodPriority, what QueuedPodInfo.GetPriority returns.
+func podBefore(a, b *v1.Pod) bool {
+	if pa, pb := corev1helpers.PodPriority(a), corev1helpers.PodPriority(b); pa != pb {
+		return pa > pb
+	}
+	if ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time; !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
 func podOf(e fwk.QueuedEntityInfo) *v1.Pod {

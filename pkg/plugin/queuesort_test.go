@@ -12,7 +12,6 @@ import (
 )
 
 func TestLess(t *testing.T) {
-	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	queued := func(w *st.PodWrapper, created time.Time, queuedAt time.Time) *framework.QueuedPodInfo {
 		return &framework.QueuedPodInfo{
 			PodInfo:        mustPodInfo(t, w.CreationTimestamp(metav1.NewTime(created)).Obj()),
@@ -79,6 +78,10 @@ func TestLess(t *testing.T) {
 			if got := pl.Less(tt.a, tt.b); got != tt.want {
 				t.Errorf("Less = %v, want %v", got, tt.want)
 			}
+			// The wake hints choose leases with podBefore: it must agree with the queue.
+			if got := podBefore(tt.a.Pod, tt.b.Pod); got != tt.want {
+				t.Errorf("podBefore = %v, want %v", got, tt.want)
+			}
 		})
 	}
 }
@@ -86,7 +89,6 @@ func TestLess(t *testing.T) {
 // TestLessSortsFIFO sorts a queue whose timestamps were shuffled by retries: the order must be
 // priority, then request (creation) order.
 func TestLessSortsFIFO(t *testing.T) {
-	t0 := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	mk := func(lease string, prio int32, createdSec, queuedSec int) fwk.QueuedEntityInfo {
 		return &framework.QueuedPodInfo{
 			PodInfo: mustPodInfo(t, placeholder(lease).Priority(prio).
