@@ -128,11 +128,12 @@ func (r *Reconciler) whyLost(ctx context.Context, lease *jumpstarterv1alpha1.Lea
 // whileWaiting queues the lease (creating its placeholder), keeps its waiting status current,
 // and grants it once the node agent accepted the placeholder.
 func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
+	// An accepted placeholder is a grant, whatever happened to the exporters since.
+	if pod != nil && pod.DeletionTimestamp.IsZero() && pod.Status.Phase == corev1.PodRunning {
+		return r.grant(ctx, lease, pod, now)
+	}
 	if begin := lease.Spec.BeginTime; begin != nil && now.Before(begin.Time) {
-		base := lease.DeepCopy()
-		setWaiting(lease, jumpstarterv1alpha1.LeasePhaseScheduled, jumpstarterv1alpha1.LeaseReasonScheduled,
-			"the lease starts at "+begin.UTC().Format(time.RFC3339), nil)
-		return requeueAt(begin.Time, now), r.patchStatus(ctx, base, lease)
+		return r.waitForBeginTime(ctx, lease, pod, begin.Time, now)
 	}
 
 	exporters := &jumpstarterv1alpha1.ExporterList{}
@@ -153,16 +154,10 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	switch {
 	case pod.Status.Phase == corev1.PodFailed:
 		// Refused by the node agent (the exporter turned out to be held): queue again.
-		if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-			return reconcile.Result{}, fmt.Errorf("delete refused placeholder %s: %w", klog.KObj(pod), err)
-		}
-		klog.FromContext(ctx).Info("Placeholder refused, queueing again", "lease", klog.KObj(lease), "reason", pod.Status.Reason)
-		return reconcile.Result{Requeue: true}, nil
+		return r.requeuePlaceholder(ctx, lease, pod)
 	case !pod.DeletionTimestamp.IsZero():
 		return r.end(ctx, lease, lost(jumpstarterv1alpha1.LeaseReasonPlaceholderLost,
 			fmt.Sprintf("placeholder pod %s was deleted before the lease was granted", pod.Name)))
-	case pod.Status.Phase == corev1.PodRunning:
-		return r.grant(ctx, lease, pod, now)
 	}
 
 	leases := &jumpstarterv1alpha1.LeaseList{}
@@ -180,6 +175,34 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 		next = end
 	}
 	return requeueAt(next, now), nil
+}
+
+// waitForBeginTime keeps a scheduled lease out of the queue until its begin time. A placeholder
+// that exists already (the begin time was moved later) is withdrawn first.
+func (r *Reconciler) waitForBeginTime(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, begin, now time.Time) (reconcile.Result, error) {
+	if pod != nil {
+		return r.requeuePlaceholder(ctx, lease, pod)
+	}
+	base := lease.DeepCopy()
+	setWaiting(lease, jumpstarterv1alpha1.LeasePhaseScheduled, jumpstarterv1alpha1.LeaseReasonScheduled,
+		"the lease starts at "+begin.UTC().Format(time.RFC3339), nil)
+	return requeueAt(begin, now), r.patchStatus(ctx, base, lease)
+}
+
+// requeuePlaceholder withdraws a placeholder that must not be granted as it is. The status
+// forgets the pod first: a missing pod that the status still names reads as deleted by someone
+// else, which ends the lease.
+func (r *Reconciler) requeuePlaceholder(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod) (reconcile.Result, error) {
+	base := lease.DeepCopy()
+	lease.Status.PlaceholderPod = ""
+	if err := r.patchStatus(ctx, base, lease); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, fmt.Errorf("withdraw placeholder %s: %w", klog.KObj(pod), err)
+	}
+	klog.FromContext(ctx).Info("Placeholder withdrawn, queueing again", "lease", klog.KObj(lease), "pod", klog.KObj(pod), "phase", pod.Status.Phase, "reason", pod.Status.Reason)
+	return reconcile.Result{Requeue: true}, nil
 }
 
 // ensurePlaceholder creates the lease's pod, or finds out that it existed and was deleted.

@@ -253,3 +253,46 @@ func TestQueuePosition(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusedPlaceholderIsReplacedNotEnded(t *testing.T) {
+	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
+	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
+	h := newHarness(t, &e1, lease)
+	h.reconcile("l1")
+	p, _ := h.pod("l1")
+	p.Status.Phase = corev1.PodFailed
+	p.Status.Reason = "ExporterHeld"
+	if err := h.client.Status().Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile("l1") // withdraws the refused pod
+	h.reconcile("l1") // queues a new one
+	got := h.lease("l1")
+	if got.Status.Ended {
+		t.Fatalf("a refused placeholder ended the lease: %+v", got.Status.Conditions)
+	}
+	p, ok := h.pod("l1")
+	if !ok || p.Status.Phase == corev1.PodFailed {
+		t.Fatalf("no fresh placeholder after refusal: found=%v pod=%+v", ok, p)
+	}
+}
+
+func TestBeginTimeMovedLaterWithdrawsPlaceholder(t *testing.T) {
+	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
+	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
+	h := newHarness(t, &e1, lease)
+	h.reconcile("l1")
+	l := h.lease("l1")
+	l.Spec.BeginTime = &metav1.Time{Time: now.Add(time.Hour)}
+	if err := h.client.Update(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile("l1")
+	h.reconcile("l1")
+	if _, ok := h.pod("l1"); ok {
+		t.Fatalf("placeholder kept although the lease now starts in an hour")
+	}
+	if got := h.lease("l1"); got.Status.Ended || got.Status.Phase != jumpstarterv1alpha1.LeasePhaseScheduled {
+		t.Fatalf("status %+v", got.Status)
+	}
+}
