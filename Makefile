@@ -6,6 +6,9 @@ GO ?= go
 BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.cache/tools
 CONTROLLER_GEN := $(TOOLS)/controller-gen
+BUF := $(TOOLS)/buf
+PROTOC_GEN_GO := $(TOOLS)/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc
 LAB_DIR ?= $(CURDIR)/.lab
 
 .PHONY: all build generate manifests verify-generated lab-bins lab-up lab-down run test unit e2e bench fmt vet clean
@@ -15,9 +18,21 @@ all: build
 $(CONTROLLER_GEN): hack/gotools/go.mod
 	cd hack/gotools && GOBIN=$(TOOLS) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen
 
-## generate: deepcopy code for the API types.
-generate: $(CONTROLLER_GEN)
+# The protocol generators, pinned in hack/gotools; proto/buf.gen.yaml runs the plugins from $(TOOLS).
+$(BUF): hack/gotools/go.mod
+	cd hack/gotools && GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf
+
+$(PROTOC_GEN_GO): hack/gotools/go.mod
+	cd hack/gotools && GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go
+
+$(PROTOC_GEN_GO_GRPC): hack/gotools/go.mod
+	cd hack/gotools && GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+## generate: deepcopy code for the API types; Go code and gRPC stubs for the wire protocol (proto/ into pkg/protocol/).
+generate: $(CONTROLLER_GEN) $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
 	$(CONTROLLER_GEN) object paths=./apis/...
+	find pkg/protocol -name '*.pb.go' -delete
+	BUF_CACHE_DIR=$(CURDIR)/.cache/buf $(BUF) generate --template proto/buf.gen.yaml proto
 
 ## manifests: CRDs and the controller's RBAC role from kubebuilder markers.
 manifests: $(CONTROLLER_GEN)
@@ -26,8 +41,8 @@ manifests: $(CONTROLLER_GEN)
 
 ## verify-generated: fails when generated files are not what the markers say.
 verify-generated: generate manifests
-	@git diff --exit-code -- apis config || { echo "generated files are stale: run make generate manifests and commit" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- apis config)" || { git status --porcelain -- apis config; echo "generated files are not committed" >&2; exit 1; }
+	@git diff --exit-code -- apis config pkg/protocol || { echo "generated files are stale: run make generate manifests and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- apis config pkg/protocol)" || { git status --porcelain -- apis config pkg/protocol; echo "generated files are not committed" >&2; exit 1; }
 
 ## build: every binary of the service into bin/.
 build:
