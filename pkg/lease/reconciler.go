@@ -137,7 +137,9 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	}
 
 	exporters := &jumpstarterv1alpha1.ExporterList{}
-	if err := r.Client.List(ctx, exporters, client.InNamespace(lease.Namespace)); err != nil {
+	// Read-only lists skip the cache's deep copy: with thousands of leases waiting, copying
+	// every lease and exporter on every reconcile dominated the controller's CPU.
+	if err := r.Client.List(ctx, exporters, client.InNamespace(lease.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list exporters in %s: %w", lease.Namespace, err)
 	}
 	v := judge(lease, exporters.Items, now)
@@ -161,7 +163,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	}
 
 	leases := &jumpstarterv1alpha1.LeaseList{}
-	if err := r.Client.List(ctx, leases, client.InNamespace(lease.Namespace)); err != nil {
+	if err := r.Client.List(ctx, leases, client.InNamespace(lease.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list leases in %s: %w", lease.Namespace, err)
 	}
 	base := lease.DeepCopy()

@@ -53,7 +53,7 @@ func (r *Reconciler) exporterVerdictChanged(e event.UpdateEvent) bool {
 // as it may have become unsatisfiable. The predicate keeps these wake-ups rare.
 func (r *Reconciler) waitingLeasesFor(ctx context.Context, obj client.Object) []reconcile.Request {
 	leases := &jumpstarterv1alpha1.LeaseList{}
-	if err := r.Client.List(ctx, leases, client.InNamespace(obj.GetNamespace())); err != nil {
+	if err := r.Client.List(ctx, leases, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var requests []reconcile.Request
