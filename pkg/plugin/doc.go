@@ -7,17 +7,21 @@
 //   - QueueSort: priority (descending), then pod creation time, then namespace/name, so that
 //     leases are granted first come, first served. The default PrioritySort orders by the queue
 //     timestamp, which moves every time a pod is retried.
+//   - PreFilter: reads, once per scheduling cycle, the exporters reserved for a woken lease
+//     ahead of the pod (below), for Filter. Pods that are not placeholders skip the Filter.
 //   - Filter: the node must be an exporter's virtual node, online, enabled (unless the pod
-//     allows disabled exporters) and not held by another placeholder pod. Every check but the
-//     last is UnschedulableAndUnresolvable; "held" is Unschedulable so that preemption can free
-//     the exporter for a lease of higher priority.
+//     allows disabled exporters), not held by another placeholder pod and not reserved for a
+//     lease ahead of the pod. Every check but "held" is UnschedulableAndUnresolvable; "held" is
+//     Unschedulable so that preemption can free the exporter for a lease of higher priority.
 //   - Score (with NormalizeScore): the exporter released longest ago wins, to spread wear; an
 //     exporter that was never leased beats every other.
 //   - EnqueueExtensions: queueing hints that wake one waiting lease per free exporter (below),
 //     when a placeholder leaves an exporter or an exporter comes online, is enabled or gets
 //     matching labels.
 //   - SignPlugin: the plugin's part of the pod signature, so that kube-scheduler keeps
-//     opportunistic batching for placeholder pods.
+//     opportunistic batching for the profile. Placeholder pods are not signed, which keeps them
+//     out of batching: with reservations, two placeholders with the same selector no longer get
+//     the same Filter results (sign.go).
 //
 // Pods without the lease label pass Filter and get the same score on every node. The plugin
 // takes no arguments.
@@ -56,8 +60,50 @@
 //     on the pod informer wakes the next lease through the queue's Activate.
 //
 // State lives in the plugin, behind a mutex: the queue calls hints under its own lock, so they
-// never run concurrently with each other, but the delete handler runs on an informer goroutine.
-// Records are pruned when the next event is decided; nothing runs in the background.
+// never run concurrently with each other, but the delete handler runs on an informer goroutine
+// and PreFilter in the scheduling cycle. Records are pruned when the next event is decided;
+// nothing runs in the background.
+//
+// # Reserving the exporter for the woken lease
+//
+// Waking a lease does not hand it the exporter. A woken lease that failed shortly before waits
+// out its back-off (podMaxBackoffSeconds, 1 s, served in the back-off queue's whole-second
+// windows), and a lease created in that moment goes straight to the active queue and would take
+// the exporter first. So a fresh wake is a reservation (reserve.go): for reservationTTL (2.5 s)
+// after the wake, Filter turns away from the exporter every other placeholder that is not ahead
+// of the woken lease in queue order, as long as the pod cache shows the woken lease still
+// waiting (same UID, not bound, not being deleted). The woken lease itself and leases ahead of
+// it (higher priority, or older and woken for another exporter) pass; so does a lease the
+// scheduler nominated for that exporter after preempting there, unless the woken lease has a
+// higher priority. The TTL covers the longest stay in the back-off queue, podMaxBackoffSeconds
+// plus the queue's one-second ordering window: by then the woken lease is in the active queue,
+// ahead of every lease behind it.
+//
+// A reservation is UnschedulableAndUnresolvable: the lease it is for is not on the node, so
+// preemption cannot lift it and DefaultPreemption skips the node. An exporter both held and
+// reserved reports "held" (Unschedulable); preemption's dry run then filters it without its
+// holder, and the reservation turns the pod away, so a lease cannot preempt its way past the
+// lease ahead of it.
+//
+// A lease turned away by a reservation waits in the unschedulable pool with this plugin as the
+// rejector, so this plugin's hints decide when it is retried. What happens to the woken lease
+// decides:
+//
+//   - it is granted the exporter: the exporter is held, and its release wakes the next lease;
+//   - it is granted another exporter: the AssignedPod/Add hint wakes the next lease for the
+//     exporter it leaves (boundLocked), the turned-away lease if it is first in line;
+//   - it is deleted: the delete handler wakes the next lease through Activate;
+//   - a lease ahead of it takes the exporter: the AssignedPod/Add hint drops its wake, the
+//     exporter is held, and the woken lease, already queued, fails and waits for the next
+//     exporter, first in line. Should the queue not run that hint (it runs hints only when some
+//     pod this plugin rejected waits in the unschedulable pool or is in flight), the next wake
+//     still treats the woken lease as free, because the pod cache shows its exporter held.
+//
+// Nothing happens when a reservation expires, and nothing needs to: by then the woken lease has
+// left the back-off queue and either had its attempt or waits in the active queue, from which no
+// lease behind it is popped first. So one of the cases above has happened, or will before a
+// lease behind it is tried. The one exception is a woken lease that another filter plugin
+// rejects on that exporter (below): it fails there without this plugin hearing of it.
 //
 // Where an exporter can stay free while a lease it suits waits, until an event for that
 // exporter or kube-scheduler's flush of pods unschedulable for 5 minutes (checked every 30 s):
@@ -65,15 +111,21 @@
 //   - Another filter plugin rejects the first lease there: the exporter is cordoned or has a
 //     taint that lease does not tolerate. The hints do not model other plugins, so the exporter
 //     wakes that lease, which fails, and not a later one that could use it (tolerating the
-//     taint). If another plugin rejected that lease last time, the queue does not even ask this
-//     plugin's hint about it, and the event wakes nobody.
+//     taint). The reservation also turns away, for its 2.5 s, later leases created meanwhile,
+//     which then wait likewise. If another plugin rejected that lease last time, the queue does
+//     not even ask this plugin's hint about it, and the event wakes nobody.
 //
 // Where a later lease can still overtake an earlier one of the same priority:
 //
-//   - A woken lease still in back-off (it failed less than 1 s before the release) waits in the
-//     back-off queue, while a lease created in that moment goes to the active queue and takes
-//     the exporter first. The woken lease competes again at once (the grant is an AssignedPod/Add)
-//     but has lost that exporter. Filter would have to honour fresh wakes to close this.
+//   - Wakes are recorded only when the queue runs a hint of this plugin, that is when a pod this
+//     plugin rejected waits in the unschedulable pool or is in flight. If an exporter is freed
+//     while every waiting lease is in the active or back-off queue, nobody is woken and nothing
+//     is reserved; a lease in back-off that no wake names (one that lost the exporter it was
+//     woken for, or was requeued after 5 minutes) can then be overtaken by a new lease. A lease
+//     woken for an exporter is not exposed: its wake reserves that exporter.
+//   - Until the binding of a woken lease that the scheduler assumed on another exporter reaches
+//     the pod cache, the exporter it was woken for stays reserved for it, and a later lease
+//     tried then is turned away and woken again by the binding (a few milliseconds).
 //   - kube-scheduler's own NodeAffinity and TaintToleration hints still queue every matching
 //     lease they rejected when an exporter is added or relabelled; those events are rare.
 //
@@ -81,14 +133,10 @@
 // with reason ExporterDisabled means online but disabled, anything else (False with any other
 // reason, Unknown, missing) means offline.
 //
-// Known gap: kube-scheduler turns a node update into a cluster event only when labels, taints,
-// allocatable, annotations, a few spec fields or a condition's *status* change. A change of the
-// Ready reason alone (False/ExporterOffline to False/ExporterDisabled) raises no event, so a
-// lease that allows disabled exporters and waits for that exporter is retried only when the
-// scheduler flushes its unschedulable pods (after five minutes by default). Pairing the change
-// with an annotation does not help: status and metadata are separate writes, and in neither
-// order does an event show the condition changing. The fix belongs to the node's
-// owner: a second condition whose status flips when the exporter comes online (for example
-// ExporterOnline True/False) makes the change an UpdateNodeCondition event, which the node
-// hint already handles since it compares the whole old and new node.
+// kube-scheduler turns a node update into a cluster event only when labels, taints, allocatable,
+// annotations, a few spec fields or a condition's *status* change. A change of the Ready reason
+// alone (False/ExporterOffline to False/ExporterDisabled) raises no event; that is why the
+// controller also keeps the node condition jumpstarter.dev/ExporterOnline, whose status flips
+// with the exporter's online state, so an exporter coming online while disabled is an
+// UpdateNodeCondition event that the node hint sees (it compares the whole old and new node).
 package plugin

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
@@ -76,8 +77,14 @@ func holderOf(pod *v1.Pod, nodeInfo fwk.NodeInfo) string {
 }
 
 // Filter admits a placeholder pod to an exporter's virtual node that is online, enabled (or
-// the pod allows disabled exporters) and not held by another placeholder. Other pods pass.
-func (pl *Exporter) Filter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+// the pod allows disabled exporters), not held by another placeholder and not reserved for a
+// lease ahead of the pod (reserve.go). Other pods pass.
+//
+// A reservation is UnschedulableAndUnresolvable: the lease it is for is not on the node, so no
+// eviction there lifts it, and DefaultPreemption need not simulate any. A held exporter is
+// checked first and stays Unschedulable, so that preemption can still free it; the dry run then
+// filters the exporter without its holder, and a reservation still turns the pod away.
+func (pl *Exporter) Filter(_ context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	if !isPlaceholder(pod) {
 		return nil
 	}
@@ -91,6 +98,9 @@ func (pl *Exporter) Filter(_ context.Context, _ fwk.CycleState, pod *v1.Pod, nod
 	if holder := holderOf(pod, nodeInfo); holder != "" {
 		// Unschedulable, not UnschedulableAndUnresolvable: preempting the holder frees the node.
 		return fwk.NewStatus(fwk.Unschedulable, ReasonHeldPrefix+holder)
+	}
+	if lease := pl.reservedFor(state, pod, node.Name); lease != "" {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ReasonReservedFormat, lease))
 	}
 	return nil
 }

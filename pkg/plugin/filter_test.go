@@ -135,8 +135,8 @@ func TestFilter(t *testing.T) {
 			for _, p := range tt.nominated {
 				env.nominator.byNode[p.Status.NominatedNodeName] = append(env.nominator.byNode[p.Status.NominatedNodeName], mustPodInfo(t, p))
 			}
-			// Through the framework, as the scheduler calls it (nominated pods added).
-			got := env.fw.RunFilterPluginsWithNominatedPods(env.ctx, framework.NewCycleState(), tt.pod, nodeInfo(tt.node, tt.onNode...))
+			// Through the framework, as the scheduler calls it (PreFilter first, nominated pods added).
+			got := env.filter(t, tt.pod, nodeInfo(tt.node, tt.onNode...))
 			if got.Code() != tt.wantCode || got.Message() != tt.wantMsg {
 				t.Errorf("status = %v %q, want %v %q", got.Code(), got.Message(), tt.wantCode, tt.wantMsg)
 			}

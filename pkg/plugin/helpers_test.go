@@ -10,11 +10,13 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	clientsetfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
+	schedcache "k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
@@ -128,8 +130,8 @@ func (a *fakeActivator) names() []string {
 // t0 is the fake clock's start and the creation time the tests count from.
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// testEnv is a scheduling framework running the plugin at QueueSort, Filter and Score, and
-// the informer factory its handle hands out.
+// testEnv is a scheduling framework running the plugin at QueueSort, PreFilter, Filter and
+// Score, and the informer factory its handle hands out.
 type testEnv struct {
 	ctx       context.Context
 	fw        framework.Framework
@@ -151,13 +153,24 @@ func newTestEnv(t *testing.T) *testEnv {
 		activator: &fakeActivator{},
 		clock:     testingclock.NewFakePassiveClock(t0),
 	}
+	// The framework builds the plugin; the test keeps that instance, so that the wakes the
+	// hints record are the ones the framework's PreFilter reads.
+	newPlugin := func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+		p, err := New(ctx, obj, h)
+		if err == nil {
+			env.plugin = p.(*Exporter)
+			env.plugin.clock = env.clock
+		}
+		return p, err
+	}
 	fw, err := tf.NewFramework(ctx, []tf.RegisterPluginFunc{
-		tf.RegisterPluginAsExtensions(Name, New, "QueueSort", "Filter", "Score"),
+		tf.RegisterPluginAsExtensions(Name, newPlugin, "QueueSort", "PreFilter", "Filter", "Score"),
 		tf.RegisterBindPlugin(defaultbinder.Name, defaultbinder.New),
 	}, jsv1alpha1.SchedulerName,
 		frameworkruntime.WithInformerFactory(env.informers),
 		frameworkruntime.WithPodNominator(env.nominator),
 		frameworkruntime.WithPodActivator(env.activator),
+		frameworkruntime.WithSnapshotSharedLister(schedcache.NewEmptySnapshot()),
 	)
 	if err != nil {
 		cancel()
@@ -168,12 +181,9 @@ func newTestEnv(t *testing.T) *testEnv {
 		frameworkruntime.WaitForShutdown(fw)
 	})
 	env.fw = fw
-	p, err := New(ctx, nil, fw)
-	if err != nil {
-		t.Fatalf("New: %v", err)
+	if env.plugin == nil {
+		t.Fatal("the framework did not build the plugin")
 	}
-	env.plugin = p.(*Exporter)
-	env.plugin.clock = env.clock
 	return env
 }
 
@@ -215,6 +225,24 @@ func (e *testEnv) addNodes(t *testing.T, nodes ...*v1.Node) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// filter runs a scheduling cycle's filtering of one node as the scheduler does: the PreFilter
+// plugins, then the Filter plugins with the nominated pods added.
+func (e *testEnv) filter(t *testing.T, pod *v1.Pod, ni fwk.NodeInfo) *fwk.Status {
+	t.Helper()
+	state := framework.NewCycleState()
+	if _, status, _ := e.fw.RunPreFilterPlugins(e.ctx, state, pod); !status.IsSuccess() {
+		t.Fatalf("PreFilter: %v", status)
+	}
+	return e.fw.RunFilterPluginsWithNominatedPods(e.ctx, state, pod, ni)
+}
+
+// reserve records a wake of pod for node, as a queueing hint does when it chooses the pod.
+func (e *testEnv) reserve(node string, pod *v1.Pod) {
+	e.plugin.wake.mu.Lock()
+	defer e.plugin.wake.mu.Unlock()
+	e.plugin.setWakeLocked(node, pod, e.clock.Now())
 }
 
 // nodeInfo is the scheduler's view of a node with pods bound or assumed on it.

@@ -28,10 +28,12 @@ const (
 	ReasonDisabled    = "exporter disabled"
 	// ReasonHeldPrefix is followed by the name of the lease that holds the exporter.
 	ReasonHeldPrefix = "exporter held by lease "
+	// ReasonReservedFormat takes the namespace/name of the lease the exporter is reserved for.
+	ReasonReservedFormat = "exporter reserved for lease %s, first in line"
 )
 
-// Exporter is the plugin. Filter, Score and QueueSort are stateless; the queueing hints keep
-// the wake state (see wake.go).
+// Exporter is the plugin. Score and QueueSort are stateless; the queueing hints keep the wake
+// state (see wake.go), which PreFilter reads as reservations for Filter (see reserve.go).
 type Exporter struct {
 	// nodeLister and podLister read the scheduler's informer cache. Queueing hints must not use
 	// the scheduling snapshot: it is only consistent during a scheduling cycle. The pod lister
@@ -51,6 +53,7 @@ type Exporter struct {
 
 var (
 	_ fwk.QueueSortPlugin   = &Exporter{}
+	_ fwk.PreFilterPlugin   = &Exporter{}
 	_ fwk.FilterPlugin      = &Exporter{}
 	_ fwk.ScorePlugin       = &Exporter{}
 	_ fwk.ScoreExtensions   = &Exporter{}

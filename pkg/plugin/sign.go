@@ -7,21 +7,26 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
-// Signature fragment keys, named after the pod fields they read as the framework's signers.go
-// asks. The lease label's value stays out: it differs for every placeholder and would stop
-// kube-scheduler from batching any two of them.
-const (
-	signPlaceholder    = "v1.Pod.Labels.JumpstarterPlaceholder()"
-	signAllowsDisabled = "v1.Pod.Annotations.JumpstarterAllowDisabled()"
-)
+// reasonNotBatchable is why SignPod refuses to sign a placeholder pod.
+const reasonNotBatchable = "placeholder pods are not batched: reservations depend on the pod's place in the queue"
 
-// SignPod returns this plugin's part of the pod signature: two pods with equal fragments get the
-// same Filter and Score results on the same nodes. Filter and Score read only whether the pod is
-// a placeholder and whether it allows disabled exporters, besides the node. Without SignPlugin
-// kube-scheduler turns opportunistic batching off for the whole profile.
+// SignPod returns this plugin's part of the pod signature. Without SignPlugin kube-scheduler
+// turns opportunistic batching off for the whole profile; with it, batching stays on for pods
+// that are not placeholders, for which this plugin's PreFilter skips and Score gives every
+// node the same score, so they need no fragment.
+//
+// Placeholder pods are not signed, which keeps them out of batching. Equal signatures promise
+// equal Filter results on the same nodes, and kube-scheduler hands the next pod of the same
+// signature the best node left over from the previous pod's filtering and scoring. Two
+// placeholders with the same selector no longer get the same results: an exporter reserved for
+// a woken lease (reserve.go) is rejected for leases behind it but not for that lease or leases
+// ahead of it. The batch re-runs Filter on the node it hints, so it could not hand a reserved
+// exporter to a lease behind its lease; but it could hint the woken lease another exporter,
+// because the previous lease never saw its reserved one, and that exporter would then sit
+// idle until the next lease is woken for it.
 func (pl *Exporter) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	return []fwk.SignFragment{
-		{Key: signPlaceholder, Value: isPlaceholder(pod)},
-		{Key: signAllowsDisabled, Value: allowsDisabled(pod)},
-	}, nil
+	if isPlaceholder(pod) {
+		return nil, fwk.NewStatus(fwk.Unschedulable, reasonNotBatchable)
+	}
+	return nil, nil
 }

@@ -16,7 +16,8 @@ import (
 
 // wakeTTL is how long a lease woken for a free exporter counts as on its way there: while its
 // wake is fresh, events for other exporters pass it over, so that exporters freed together wake
-// different leases. A woken lease normally binds within milliseconds, or once its back-off
+// different leases. For its first reservationTTL the wake also reserves the exporter for the
+// lease (reserve.go). A woken lease normally binds within milliseconds, or once its back-off
 // (podMaxBackoffSeconds, 1 s) is over when the active queue is busy. One still waiting after
 // wakeTTL is stuck behind a busy queue or lost the exporter for a reason the hints do not see
 // (another filter plugin rejected it), and competes again for other exporters.
@@ -31,10 +32,14 @@ const wakeForget = 5 * time.Minute
 
 // wake records that a waiting placeholder was chosen for a free exporter.
 type wake struct {
-	pod types.UID
-	key string // namespace/name, for logs
-	at  time.Time
+	pod       types.UID
+	namespace string
+	name      string
+	at        time.Time
 }
+
+// key is the pod's namespace/name.
+func (w wake) key() string { return w.namespace + "/" + w.name }
 
 // eventKind tells apart the events a wake decision is cached for.
 type eventKind int
@@ -67,9 +72,10 @@ type decision struct {
 
 // wakeState is what the queueing hints remember between calls. In kube-scheduler 1.37 the queue
 // calls hints with its own lock held, so hints never run concurrently; the mutex is still needed
-// for the pod delete handler, which runs on an informer goroutine, and keeps the plugin correct
-// should the queue ever call hints in parallel. Decisions older than wakeTTL and wakes older
-// than wakeForget are dropped when the next event is decided; nothing runs in the background.
+// for the pod delete handler, which runs on an informer goroutine, and for PreFilter, which reads
+// the wakes as reservations in the scheduling cycle; it also keeps the plugin correct should the
+// queue ever call hints in parallel. Decisions older than wakeTTL and wakes older than
+// wakeForget are dropped when the next event is decided; nothing runs in the background.
 type wakeState struct {
 	mu sync.Mutex
 	// byNode is the last lease woken for each exporter. It holds at most one entry per
@@ -135,7 +141,7 @@ func (pl *Exporter) setWakeLocked(node string, pod *v1.Pod, now time.Time) {
 	if pl.wake.byNode == nil {
 		pl.wake.byNode = map[string]wake{}
 	}
-	pl.wake.byNode[node] = wake{pod: pod.UID, key: pod.Namespace + "/" + pod.Name, at: now}
+	pl.wake.byNode[node] = wake{pod: pod.UID, namespace: pod.Namespace, name: pod.Name, at: now}
 }
 
 // leftByLocked drops the wakes of a lease and returns the exporters it had been woken for,
@@ -188,45 +194,58 @@ func isTerminal(pod *v1.Pod) bool {
 	return pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed
 }
 
-// scan reads the pod cache once: whether a placeholder is bound to the node, and if not, the
-// placeholders waiting in this profile's queue. It does not see pods the scheduler has assumed
-// (binding in flight): those hold the exporter in the scheduler's cache, not yet in the API.
-func (pl *Exporter) scan(nodeName string) (held bool, waiting []*v1.Pod, err error) {
+// podScan is what one pass over the pod cache found.
+type podScan struct {
+	// waiting is the placeholders waiting in this profile's queue.
+	waiting []*v1.Pod
+	// held is the nodes a placeholder is bound to.
+	held map[string]bool
+}
+
+// scan reads the pod cache once: the placeholders waiting in this profile's queue and the
+// exporters placeholders are bound to. It does not see pods the scheduler has assumed (binding
+// in flight): those hold the exporter in the scheduler's cache, not yet in the API.
+func (pl *Exporter) scan() (podScan, error) {
 	pods, err := pl.podLister.List(labels.Everything())
 	if err != nil {
-		return false, nil, fmt.Errorf("list pods: %w", err)
+		return podScan{}, fmt.Errorf("list pods: %w", err)
 	}
+	s := podScan{held: map[string]bool{}}
 	for _, p := range pods {
 		if !isPlaceholder(p) {
 			continue
 		}
-		if p.Spec.NodeName == nodeName && !isTerminal(p) {
-			return true, nil, nil
+		if p.Spec.NodeName != "" && !isTerminal(p) {
+			s.held[p.Spec.NodeName] = true
 		}
 		if pl.isWaiting(p) {
-			waiting = append(waiting, p)
+			s.waiting = append(s.waiting, p)
 		}
 	}
-	return false, waiting, nil
+	return s, nil
 }
 
 // wakeLocked chooses the lease to wake for a node, if the node is free: the first, in queue
 // order, of the waiting placeholders that the node admits (nodeAdmits), that accept accepts
 // (nil accepts all) and that are not woken for another node. It records the wake and returns
 // the pod, or nil when the node is held or no lease suits it.
+//
+// A lease woken for another node that a placeholder now holds has lost that node (the
+// AssignedPod/Add hint drops such wakes, but the queue runs it only when some pod this plugin
+// rejected is waiting): it is not on its way anywhere and may be woken again.
 func (pl *Exporter) wakeLocked(logger klog.Logger, node *v1.Node, now time.Time, accept func(*v1.Pod) bool) (*v1.Pod, error) {
-	held, waiting, err := pl.scan(node.Name)
+	s, err := pl.scan()
 	if err != nil {
 		return nil, err
 	}
-	if held {
+	if s.held[node.Name] {
 		logger.V(5).Info("Exporter is held, no lease to wake", "node", node.Name)
 		return nil, nil
 	}
 	fresh := pl.freshWakesLocked(now)
 	var first *v1.Pod
-	for _, p := range waiting {
-		if other, ok := fresh[p.UID]; ok && other != node.Name {
+	for _, p := range s.waiting {
+		if other, ok := fresh[p.UID]; ok && other != node.Name && !s.held[other] {
 			continue
 		}
 		if first != nil && !podBefore(p, first) {
@@ -274,7 +293,7 @@ func (pl *Exporter) getNode(name string) (*v1.Node, error) {
 func (pl *Exporter) boundLocked(logger klog.Logger, bound *v1.Pod, now time.Time) ([]*v1.Pod, error) {
 	nodeName := bound.Spec.NodeName
 	if w, ok := pl.wake.byNode[nodeName]; ok && w.pod != bound.UID {
-		logger.V(4).Info("Woken lease lost the exporter to another lease", "woken", w.key, "pod", klog.KObj(bound), "node", nodeName)
+		logger.V(4).Info("Woken lease lost the exporter to another lease", "woken", w.key(), "pod", klog.KObj(bound), "node", nodeName)
 		delete(pl.wake.byNode, nodeName)
 	}
 	left := pl.leftByLocked(bound.UID, nodeName)

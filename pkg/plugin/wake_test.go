@@ -487,15 +487,15 @@ func TestExpiredWakeStillGuardsItsExporter(t *testing.T) {
 			env.addPods(t, aBound)
 			expectQueued(t, "lease-a granted "+tt.boundTo, fire(t, env.plugin.isSchedulableAfterPlaceholderBound, []*v1.Pod{b, c}, nil, aBound), "lease-b")
 			if w := env.plugin.wake.byNode[tt.other]; w.pod != b.UID {
-				t.Errorf("%s: woken %q, want lease-b", tt.other, w.key)
+				t.Errorf("%s: woken %q, want lease-b", tt.other, w.key())
 			}
 		})
 	}
 }
 
-// TestConcurrentHintsAndDeletes runs hints and the delete handler at once, for the race
-// detector: the queue calls hints under its lock, but the delete handler runs on an informer
-// goroutine.
+// TestConcurrentHintsAndDeletes runs hints, the delete handler and filtering at once, for the
+// race detector: the queue calls hints under its lock, but the delete handler runs on an
+// informer goroutine and scheduling cycles run PreFilter on the scheduler's.
 func TestConcurrentHintsAndDeletes(t *testing.T) {
 	env := newTestEnv(t)
 	var waiting []*v1.Pod
@@ -521,15 +521,22 @@ func TestConcurrentHintsAndDeletes(t *testing.T) {
 			env.plugin.onPodDelete(p)
 		}
 	})
+	// Scheduling cycles read the wakes as reservations meanwhile.
+	wg.Go(func() {
+		ni := nodeInfo(ready(rpiNode("e0")).Obj())
+		for _, p := range waiting {
+			env.filter(t, p, ni)
+		}
+	})
 	wg.Wait()
 	// Ten exporters released, each woke a different lease.
 	env.plugin.wake.mu.Lock()
 	defer env.plugin.wake.mu.Unlock()
 	seen := map[string]bool{}
 	for node, w := range env.plugin.wake.byNode {
-		if seen[w.key] {
-			t.Errorf("%s woken twice (again for %s)", w.key, node)
+		if seen[w.key()] {
+			t.Errorf("%s woken twice (again for %s)", w.key(), node)
 		}
-		seen[w.key] = true
+		seen[w.key()] = true
 	}
 }
