@@ -93,6 +93,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 
 	realClock := clock.RealClock{}
+	if err := virtualnode.IndexPodsByNode(context.Background(), mgr); err != nil {
+		return nil, err
+	}
 	if err := (&virtualnode.Reconciler{
 		Client: mgr.GetClient(), Clock: realClock, HeartbeatInterval: opts.HeartbeatInterval,
 	}).SetupWithManager(mgr); err != nil {

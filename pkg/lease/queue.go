@@ -1,6 +1,8 @@
 package lease
 
 import (
+	"time"
+
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
 
@@ -31,15 +33,33 @@ func aheadOf(a, b *jumpstarterv1alpha1.Lease) bool {
 
 // queuePosition is 1 + the number of queued leases in the namespace that wait for the same
 // exporters and come first. Leases with other selectors may compete for some of the same
-// exporters; they are not counted, so the position is a lower bound in mixed queues.
-func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.Lease) int32 {
+// exporters; they are not counted, so the position is a lower bound in mixed queues. It also
+// returns how many leases are queued in the namespace.
+func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.Lease) (position int32, queued int) {
 	key := queueKey(lease)
-	position := int32(1)
+	position = 1
 	for i := range all {
 		other := &all[i]
-		if other.Name != lease.Name && isQueued(other) && aheadOf(other, lease) && queueKey(other) == key {
+		if other.Name == lease.Name || !isQueued(other) {
+			continue
+		}
+		queued++
+		if aheadOf(other, lease) && queueKey(other) == key {
 			position++
 		}
 	}
-	return position
+	return position, queued + 1
+}
+
+// queueRefreshWritesPerInterval bounds the position refreshes of a namespace: each waiting lease
+// refreshes once per refresh interval, stretched so that all of them together write at most this
+// many statuses per interval, however long the queue.
+const queueRefreshWritesPerInterval = 100
+
+// refreshAfter is when a waiting lease next refreshes its position.
+func refreshAfter(base time.Duration, queued int) time.Duration {
+	if queued <= queueRefreshWritesPerInterval {
+		return base
+	}
+	return base * time.Duration(queued) / queueRefreshWritesPerInterval
 }

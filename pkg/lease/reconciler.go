@@ -168,11 +168,12 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	}
 	base := lease.DeepCopy()
 	lease.Status.PlaceholderPod = pod.Name
-	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(queuePosition(lease, leases.Items)))
+	position, queued := queuePosition(lease, leases.Items)
+	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(position))
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
-	next := now.Add(r.QueueRefresh)
+	next := now.Add(refreshAfter(r.QueueRefresh, queued))
 	if end := endTime(lease); !end.IsZero() && end.Before(next) {
 		next = end
 	}
@@ -270,7 +271,8 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	return requeueAt(endTime(lease), now), nil
 }
 
-// end ends the lease: status first (so nothing grants it again), then the label, then the pod.
+// end ends the lease: status first (so nothing grants it again), then the pod (which frees the
+// exporter for the next lease), then the label.
 func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
 	base := lease.DeepCopy()
 	setEnded(lease, o, metav1.NewMicroTime(r.Clock.Now()))
@@ -282,24 +284,24 @@ func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, 
 	return reconcile.Result{}, r.cleanupEnded(ctx, lease)
 }
 
-// cleanupEnded labels an ended lease and deletes its placeholder; safe to repeat.
+// cleanupEnded deletes an ended lease's placeholder and labels the lease; safe to repeat.
 func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+	pod := &corev1.Pod{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: PlaceholderName(lease.Name)}, pod)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("get placeholder of ended lease %s: %w", klog.KObj(lease), err)
+	default:
+		if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete placeholder of ended lease %s: %w", klog.KObj(lease), err)
+		}
+	}
 	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
 		if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
 			return fmt.Errorf("label ended lease %s: %w", klog.KObj(lease), err)
 		}
-	}
-	pod := &corev1.Pod{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: PlaceholderName(lease.Name)}, pod)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("get placeholder of ended lease %s: %w", klog.KObj(lease), err)
-	}
-	if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("delete placeholder of ended lease %s: %w", klog.KObj(lease), err)
 	}
 	return nil
 }

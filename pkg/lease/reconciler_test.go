@@ -248,7 +248,7 @@ func TestQueuePosition(t *testing.T) {
 	}
 	want := map[string]int32{"c": 1, "a": 2, "b": 3, "e": 4, "d": 1}
 	for i := range all {
-		if got := queuePosition(&all[i], all); got != want[all[i].Name] {
+		if got, _ := queuePosition(&all[i], all); got != want[all[i].Name] {
 			t.Errorf("position of %s = %d, want %d", all[i].Name, got, want[all[i].Name])
 		}
 	}
@@ -294,5 +294,16 @@ func TestBeginTimeMovedLaterWithdrawsPlaceholder(t *testing.T) {
 	}
 	if got := h.lease("l1"); got.Status.Ended || got.Status.Phase != jumpstarterv1alpha1.LeasePhaseScheduled {
 		t.Fatalf("status %+v", got.Status)
+	}
+}
+
+func TestRefreshAfterBoundsWrites(t *testing.T) {
+	for _, tt := range []struct {
+		queued int
+		want   time.Duration
+	}{{1, 10 * time.Second}, {100, 10 * time.Second}, {500, 50 * time.Second}, {5000, 500 * time.Second}} {
+		if got := refreshAfter(10*time.Second, tt.queued); got != tt.want {
+			t.Errorf("refreshAfter(10s, %d) = %v, want %v", tt.queued, got, tt.want)
+		}
 	}
 }

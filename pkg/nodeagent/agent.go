@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +28,7 @@ import (
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/pkg/requeue"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 // Reasons the agent gives on pods it refuses.
@@ -33,13 +37,29 @@ const (
 	ReasonNotPlaceholder = "NotAnExporterPlaceholder"
 )
 
+// ForeignPodSweepInterval is how often the agent looks, around its cache, for pods that are not
+// placeholders on a virtual node. The exporter taint keeps them away; only pods that tolerate
+// every taint (some DaemonSets) get there, and they are refused.
+const ForeignPodSweepInterval = 5 * time.Minute
+
 // Agent reconciles the pods bound to one virtual node.
 type Agent struct {
 	Client client.Client
-	// APIReader reads around the cache: acceptance needs the truth, not a possibly stale copy.
+	// APIReader lists all pods of a node for the foreign-pod sweep; the cache holds placeholders
+	// only.
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
+
+	mu sync.Mutex
+	// accepted is the placeholder this agent accepted last on each node. The cache may not show
+	// that acceptance yet when the next pod is bound there; this record closes that window, so
+	// no decision waits on a round trip to the API server. Reconciles are keyed by node, so a node
+	// is never decided by two workers at once; after a restart the cache, synced before the first
+	// reconcile, holds every earlier acceptance.
+	accepted map[string]types.UID
+	// swept is when each node was last swept for foreign pods.
+	swept map[string]time.Time
 }
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;update;patch;delete
@@ -52,62 +72,156 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	logger := klog.FromContext(ctx).WithValues("node", req.Name)
 	node := &corev1.Node{}
 	if err := a.Client.Get(ctx, types.NamespacedName{Name: req.Name}, node); err != nil {
+		if apierrors.IsNotFound(err) {
+			a.forget(req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if node.Labels[jumpstarterv1alpha1.LabelExporterName] == "" {
+	exporter := node.Labels[jumpstarterv1alpha1.LabelExporterName]
+	if exporter == "" {
 		return reconcile.Result{}, nil
 	}
 
 	pods := &corev1.PodList{}
-	if err := a.APIReader.List(ctx, pods, client.MatchingFieldsSelector{
-		Selector: fields.OneTermEqualSelector("spec.nodeName", node.Name),
-	}); err != nil {
-		return reconcile.Result{}, fmt.Errorf("list pods on node %s: %w", node.Name, err)
+	if err := a.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: node.Name}); err != nil {
+		return reconcile.Result{}, fmt.Errorf("list placeholders on node %s: %w", node.Name, err)
 	}
+	acceptedUID := a.acceptedOn(node.Name)
 
 	var errs []error
-	var waiting []*corev1.Pod
-	holder := ""
+	var accepted, waiting []*corev1.Pod
 	for i := range pods.Items {
 		pod := &pods.Items[i]
 		switch {
 		case !pod.DeletionTimestamp.IsZero():
-			// Nothing runs, so nothing needs to stop: confirm the deletion as a kubelet would.
-			if err := a.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-				errs = append(errs, fmt.Errorf("complete deletion of pod %s: %w", klog.KObj(pod), err))
-			}
+			errs = append(errs, a.completeDeletion(ctx, pod))
 		case isTerminal(pod):
-		case pod.Labels[jumpstarterv1alpha1.LabelLeaseName] == "":
-			errs = append(errs, a.refuse(ctx, pod, ReasonNotPlaceholder,
-				fmt.Sprintf("node %s is an exporter's virtual node and runs only lease placeholders", node.Name)))
-		case pod.Status.Phase == corev1.PodRunning && holder == "":
-			holder = pod.Labels[jumpstarterv1alpha1.LabelLeaseName]
-		case pod.Status.Phase == corev1.PodRunning:
-			// Two accepted placeholders can only come from someone writing pod status by hand;
-			// keep the first and refuse the other so that the exporter is never shared.
-			errs = append(errs, a.refuse(ctx, pod, ReasonExporterHeld,
-				fmt.Sprintf("exporter %s is already held by lease %s", node.Labels[jumpstarterv1alpha1.LabelExporterName], holder)))
+		case pod.Status.Phase == corev1.PodRunning || (acceptedUID != "" && pod.UID == acceptedUID):
+			accepted = append(accepted, pod)
 		default:
 			waiting = append(waiting, pod)
 		}
 	}
+	holder := pickHolder(accepted, acceptedUID)
+	for _, pod := range accepted {
+		if pod != holder {
+			waiting = append(waiting, pod)
+		}
+	}
 
-	// Bound but not yet accepted: the oldest wins if the node is free, the rest are refused.
+	// Bound but not accepted: the oldest wins if the node is free, the rest are refused. Two
+	// accepted placeholders can only come from someone writing pod status by hand; the agent
+	// keeps the one it accepted (or the oldest) so the exporter is never shared.
 	sort.Slice(waiting, func(i, j int) bool { return olderThan(waiting[i], waiting[j]) })
 	for _, pod := range waiting {
-		if holder == "" {
+		if holder == nil {
 			if err := a.accept(ctx, pod); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			holder = pod.Labels[jumpstarterv1alpha1.LabelLeaseName]
-			logger.V(2).Info("Accepted placeholder", "pod", klog.KObj(pod), "lease", holder)
+			holder = pod
+			logger.V(2).Info("Accepted placeholder", "pod", klog.KObj(pod))
 			continue
 		}
 		errs = append(errs, a.refuse(ctx, pod, ReasonExporterHeld,
-			fmt.Sprintf("exporter %s is already held by lease %s", node.Labels[jumpstarterv1alpha1.LabelExporterName], holder)))
+			fmt.Sprintf("exporter %s is already held by lease %s", exporter, holder.Labels[jumpstarterv1alpha1.LabelLeaseName])))
 	}
-	return reconcile.Result{}, errors.Join(errs...)
+	if holder == nil {
+		a.setAccepted(node.Name, "")
+	}
+
+	if a.sweepDue(node.Name) {
+		errs = append(errs, a.sweepForeignPods(ctx, node))
+	}
+	return reconcile.Result{RequeueAfter: ForeignPodSweepInterval}, errors.Join(errs...)
+}
+
+// completeDeletion confirms the deletion of a pod as a kubelet would: nothing runs on a virtual
+// node, so nothing needs to stop first.
+func (a *Agent) completeDeletion(ctx context.Context, pod *corev1.Pod) error {
+	if err := a.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("complete deletion of pod %s: %w", klog.KObj(pod), err)
+	}
+	return nil
+}
+
+// sweepForeignPods refuses pods that are not placeholders; they are not in the cache.
+func (a *Agent) sweepForeignPods(ctx context.Context, node *corev1.Node) error {
+	pods := &corev1.PodList{}
+	if err := a.APIReader.List(ctx, pods, client.MatchingFieldsSelector{
+		Selector: fields.OneTermEqualSelector("spec.nodeName", node.Name),
+	}); err != nil {
+		return fmt.Errorf("list pods on node %s: %w", node.Name, err)
+	}
+	var errs []error
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Labels[jumpstarterv1alpha1.LabelLeaseName] != "" {
+			continue
+		}
+		switch {
+		case !pod.DeletionTimestamp.IsZero():
+			errs = append(errs, a.completeDeletion(ctx, pod))
+		case !isTerminal(pod):
+			errs = append(errs, a.refuse(ctx, pod, ReasonNotPlaceholder,
+				fmt.Sprintf("node %s is an exporter's virtual node and runs only lease placeholders", node.Name)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Agent) acceptedOn(node string) types.UID {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.accepted[node]
+}
+
+func (a *Agent) setAccepted(node string, uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.accepted == nil {
+		a.accepted = map[string]types.UID{}
+	}
+	if uid == "" {
+		delete(a.accepted, node)
+		return
+	}
+	a.accepted[node] = uid
+}
+
+func (a *Agent) sweepDue(node string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.Clock.Now()
+	if last, ok := a.swept[node]; ok && now.Sub(last) < ForeignPodSweepInterval {
+		return false
+	}
+	if a.swept == nil {
+		a.swept = map[string]time.Time{}
+	}
+	a.swept[node] = now
+	return true
+}
+
+func (a *Agent) forget(node string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.accepted, node)
+	delete(a.swept, node)
+}
+
+// pickHolder keeps the placeholder this agent accepted, or else the oldest accepted one.
+func pickHolder(accepted []*corev1.Pod, acceptedUID types.UID) *corev1.Pod {
+	var holder *corev1.Pod
+	for _, pod := range accepted {
+		switch {
+		case acceptedUID != "" && pod.UID == acceptedUID:
+			return pod
+		case holder == nil || olderThan(pod, holder):
+			holder = pod
+		}
+	}
+	return holder
 }
 
 func isTerminal(pod *corev1.Pod) bool {
@@ -144,6 +258,7 @@ func (a *Agent) accept(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.Client.Status().Patch(ctx, pod, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("accept placeholder %s: %w", klog.KObj(pod), err)
 	}
+	a.setAccepted(pod.Spec.NodeName, pod.UID)
 	return nil
 }
 

@@ -28,7 +28,7 @@ func (nopRecorder) AnnotatedEventf(runtime.Object, runtime.Object, map[string]st
 
 func pod(name string, created time.Duration, phase corev1.PodPhase, placeholder bool) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: name, CreationTimestamp: metav1.NewTime(now.Add(created))},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: name, UID: types.UID("uid-" + name), CreationTimestamp: metav1.NewTime(now.Add(created))},
 		Spec:       corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "lease", Image: "pause"}}},
 		Status:     corev1.PodStatus{Phase: phase},
 	}
@@ -83,5 +83,46 @@ func TestAgentAcceptsExactlyOnePlaceholder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAgentRemembersWhatTheCacheHasNotSeen: after accepting a placeholder, a second one bound to
+// the node is refused even while the cache still shows the first as Pending.
+func TestAgentRemembersWhatTheCacheHasNotSeen(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{jumpstarterv1alpha1.LabelExporterName: "e1"}}}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	first := pod("a", 0, corev1.PodPending, true)
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(node, first).WithStatusSubresource(&corev1.Pod{}).
+		WithIndex(&corev1.Pod{}, "spec.nodeName", func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+		Build()
+	agent := &Agent{Client: c, APIReader: c, Recorder: nopRecorder{}, Clock: clocktesting.NewFakeClock(now)}
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}}
+	if _, err := agent.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	// Play a stale cache: put the first pod back to Pending, and bind a second, older-looking one.
+	stale := &corev1.Pod{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "lab", Name: "a"}, stale); err != nil {
+		t.Fatal(err)
+	}
+	stale.Status.Phase = corev1.PodPending
+	if err := c.Status().Update(context.Background(), stale); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), pod("b", -time.Hour, corev1.PodPending, true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	got := &corev1.Pod{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "lab", Name: "b"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != corev1.PodFailed {
+		t.Errorf("second placeholder phase = %s, want Failed (the node is held by the one accepted first)", got.Status.Phase)
 	}
 }

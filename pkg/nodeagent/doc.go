@@ -3,7 +3,8 @@
 // (marks Running) exactly one placeholder per node, refuses any other pod bound there, and
 // completes the deletion of pods on its nodes, which no kubelet will ever confirm.
 //
-// Work is keyed by node, so one node is never handled by two workers at once, and decisions are
-// made on a fresh list from the API server rather than the cache: a stale cache must never let
-// a second placeholder be accepted.
+// Work is keyed by node, so one node is never handled by two workers at once. Decisions are made
+// on the cache plus the agent's own record of what it accepted on each node, so a cache that has
+// not yet seen an acceptance never lets a second placeholder in, and no decision waits on a
+// round trip to the API server.
 package nodeagent

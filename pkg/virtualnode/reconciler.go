@@ -3,6 +3,7 @@ package virtualnode
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -38,6 +39,12 @@ type Reconciler struct {
 	Client            client.Client
 	Clock             clock.PassiveClock
 	HeartbeatInterval time.Duration
+
+	mu sync.Mutex
+	// renewed is when each node's Lease was last renewed. An exporter is reconciled on every
+	// heartbeat of its agent and every grant and release, far more often than the node Lease
+	// needs; renewing only when due keeps the heartbeat at one write per interval per node.
+	renewed map[string]time.Time
 }
 
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=exporters,verbs=get;list;watch;update;patch
@@ -83,10 +90,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if online {
+	if online && r.renewalDue(nodeName, now) {
 		if err := renewNodeLease(ctx, r.Client, node, now); err != nil {
 			return reconcile.Result{}, fmt.Errorf("renew node lease %s: %w", nodeName, err)
 		}
+		r.setRenewed(nodeName, now)
 	}
 
 	exporter.Status.NodeName = nodeName
@@ -109,6 +117,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		next = untilStale
 	}
 	return reconcile.Result{RequeueAfter: next}, nil
+}
+
+// renewalDue: the node Lease was not renewed within the last half heartbeat interval. Half, so
+// that the reconcile the heartbeat requeue brings always renews.
+func (r *Reconciler) renewalDue(node string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last, ok := r.renewed[node]
+	return !ok || now.Sub(last) >= r.HeartbeatInterval/2
+}
+
+func (r *Reconciler) setRenewed(node string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.renewed == nil {
+		r.renewed = map[string]time.Time{}
+	}
+	if at.IsZero() {
+		delete(r.renewed, node)
+		return
+	}
+	r.renewed[node] = at
 }
 
 func isOnlineCondition(exporter *jumpstarterv1alpha1.Exporter) bool {
@@ -192,6 +222,7 @@ func (r *Reconciler) finalize(ctx context.Context, exporter *jumpstarterv1alpha1
 	if err := r.Client.Delete(ctx, nodeLease); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("delete node lease %s: %w", nodeName, err)
 	}
+	r.setRenewed(nodeName, time.Time{})
 	controllerutil.RemoveFinalizer(exporter, Finalizer)
 	if err := r.Client.Update(ctx, exporter); err != nil {
 		return fmt.Errorf("remove finalizer from exporter %s: %w", klog.KObj(exporter), err)
@@ -200,9 +231,10 @@ func (r *Reconciler) finalize(ctx context.Context, exporter *jumpstarterv1alpha1
 	return nil
 }
 
-// SetupWithManager watches exporters, their nodes and the placeholders bound to them.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, PodNodeNameIndex, func(obj client.Object) []string {
+// IndexPodsByNode registers the cache index of placeholder pods by spec.nodeName, which this
+// reconciler and the node agent read. Call it once, before setting up either.
+func IndexPodsByNode(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, PodNodeNameIndex, func(obj client.Object) []string {
 		if name := obj.(*corev1.Pod).Spec.NodeName; name != "" {
 			return []string{name}
 		}
@@ -210,6 +242,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("index pods by node: %w", err)
 	}
+	return nil
+}
+
+// SetupWithManager watches exporters, their nodes and the placeholders bound to them. The pod
+// index must be registered first (IndexPodsByNode).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualnode").
 		WithOptions(controller.Options{RateLimiter: requeue.RateLimiter(), MaxConcurrentReconciles: 4}).
