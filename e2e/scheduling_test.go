@@ -256,6 +256,26 @@ func TestExpiryAndRelease(t *testing.T) {
 	testenv.Test(t, f)
 }
 
+func TestPlaceholderDeletedByHand(t *testing.T) {
+	f := features.New("placeholder deleted by hand").
+		Assess("ends the granted lease with a reason that says so", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			ns := newNamespace(ctx, t, "podgone")
+			createExporter(ctx, t, ns, "e1", rpi4, true, true)
+			createLease(ctx, t, support.NewLease(ns, "l1", rpi4, time.Hour))
+			l := waitLease(ctx, t, ns, "l1", support.IsReady)
+			if out, err := shared.lab.Kubectl(ctx, "delete", "pod", l.Status.PlaceholderPod, "-n", ns); err != nil {
+				t.Fatalf("kubectl delete pod: %v\n%s", err, out)
+			}
+			ended := waitLease(ctx, t, ns, "l1", support.IsEnded)
+			if c := findCondition(ended, jumpstarterv1alpha1.LeaseConditionReady); c == nil || c.Reason != jumpstarterv1alpha1.LeaseReasonPlaceholderLost ||
+				!strings.Contains(c.Message, l.Status.PlaceholderPod) {
+				t.Errorf("Ready condition after the placeholder was deleted: %+v", c)
+			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
 func release(ctx context.Context, t *testing.T, ns, name string) {
 	t.Helper()
 	l := &jumpstarterv1alpha1.Lease{}
