@@ -224,7 +224,7 @@ func (r *Reconciler) finalize(ctx context.Context, exporter *jumpstarterv1alpha1
 	}
 	r.setRenewed(nodeName, time.Time{})
 	controllerutil.RemoveFinalizer(exporter, Finalizer)
-	if err := r.Client.Update(ctx, exporter); err != nil {
+	if err := r.Client.Update(ctx, exporter); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("remove finalizer from exporter %s: %w", klog.KObj(exporter), err)
 	}
 	klog.FromContext(ctx).Info("Deleted virtual node", "exporter", klog.KObj(exporter), "node", nodeName)
