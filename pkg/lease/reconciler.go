@@ -25,6 +25,10 @@ import (
 // grant keeps status writes linear in the number of waiting leases.
 const DefaultQueueRefresh = 10 * time.Second
 
+// refreshPriority is the work-queue priority of queue-position refreshes, below the default
+// (0) of every event-driven reconcile.
+const refreshPriority = -10
+
 // Event reasons on leases.
 const (
 	EventQueued  = "Queued"
@@ -175,9 +179,12 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	}
 	next := now.Add(refreshAfter(r.QueueRefresh, queued))
 	if end := endTime(lease); !end.IsZero() && end.Before(next) {
-		next = end
+		return requeueAt(end, now), nil
 	}
-	return requeueAt(next, now), nil
+	// A position refresh yields to grants, releases and expiries waiting in the same queue.
+	result := requeueAt(next, now)
+	result.Priority = ptr.To(refreshPriority)
+	return result, nil
 }
 
 // waitForBeginTime keeps a scheduled lease out of the queue until its begin time. A placeholder

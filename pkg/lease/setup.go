@@ -71,8 +71,8 @@ func (r *Reconciler) waitingLeasesFor(ctx context.Context, obj client.Object) []
 }
 
 // DefaultMaxConcurrentReconciles: leases are independent, and each reconcile mostly waits on
-// the API server.
-const DefaultMaxConcurrentReconciles = 8
+// the API server (one or two writes), so throughput under load grows with the workers.
+const DefaultMaxConcurrentReconciles = 32
 
 func controllerOptions(maxConcurrent int) controller.Options {
 	if maxConcurrent <= 0 {

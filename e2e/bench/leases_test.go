@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/e2e/support"
+)
+
+// recorderCheckInterval is how often a wait looks at what the recorder saw. The recorder stamps
+// every event as it arrives; this only decides how soon the benchmark notices that it is done,
+// and keeps the benchmark from copying thousands of histories on every event.
+const recorderCheckInterval = 100 * time.Millisecond
+
+// seed makes the random selectors of a scenario the same on every run.
+const seed = 1
+
+// boards are the label values board=v0..v<n-1>.
+func boards(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("v%d", i)
+	}
+	return out
+}
+
+// exportersOverBoards makes perBoard exporters for each board value.
+func exportersOverBoards(values []string, perBoard int) []exporterSpec {
+	var out []exporterSpec
+	for _, v := range values {
+		for i := range perBoard {
+			out = append(out, exporterSpec{name: fmt.Sprintf("e-%s-%d", v, i), labels: map[string]string{"board": v}})
+		}
+	}
+	return out
+}
+
+// randomLeases makes n leases of d, each on a board picked by a seeded RNG, and the ideal time
+// until all have ended: the busiest board's number of rounds, perBoard leases a round.
+func randomLeases(ns string, n int, values []string, perBoard int, d time.Duration) ([]*jumpstarterv1alpha1.Lease, time.Duration) {
+	rng := rand.New(rand.NewPCG(seed, uint64(n)))
+	perValue := map[string]int{}
+	leases := make([]*jumpstarterv1alpha1.Lease, n)
+	for i := range leases {
+		v := values[rng.IntN(len(values))]
+		perValue[v]++
+		leases[i] = support.NewLease(ns, fmt.Sprintf("l-%05d", i), map[string]string{"board": v}, d)
+	}
+	rounds := 0
+	for _, k := range perValue {
+		rounds = max(rounds, (k+perBoard-1)/perBoard)
+	}
+	return leases, time.Duration(rounds) * d
+}
+
+// createLeases creates the leases concurrently and returns when the first create was sent and
+// when the last one returned.
+func createLeases(ctx context.Context, c client.Client, leases []*jumpstarterv1alpha1.Lease) (first, last time.Time, err error) {
+	first = time.Now()
+	err = forEach(ctx, len(leases), func(ctx context.Context, i int) error {
+		if err := c.Create(ctx, leases[i]); err != nil {
+			return fmt.Errorf("create lease %s: %w", leases[i].Name, err)
+		}
+		return nil
+	})
+	return first, time.Now(), err
+}
+
+func leaseNames(leases []*jumpstarterv1alpha1.Lease) []string {
+	out := make([]string, len(leases))
+	for i, l := range leases {
+		out[i] = l.Name
+	}
+	return out
+}
+
+func granted(h support.LeaseHistory) bool { return !h.Granted.IsZero() }
+func ended(h support.LeaseHistory) bool   { return !h.Ended.IsZero() }
+
+// waitLeases waits until pred holds for every named lease in what the recorder saw, and
+// returns the histories.
+func waitLeases(ctx context.Context, rec *support.Recorder, names []string, timeout time.Duration, pred func(support.LeaseHistory) bool) (map[string]support.LeaseHistory, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ticker := time.NewTicker(recorderCheckInterval)
+	defer ticker.Stop()
+	for {
+		h := rec.History()
+		var missing []string
+		for _, n := range names {
+			if lh, ok := h[n]; !ok || !pred(lh) {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			return h, fmt.Errorf("%d of %d leases did not get there within %v: %s", len(missing), len(names), timeout, describe(h, missing))
+		case <-ticker.C:
+		}
+	}
+}
+
+// describe summarizes where the named leases are, for error messages.
+func describe(h map[string]support.LeaseHistory, names []string) string {
+	unseen, waiting, held := 0, 0, 0
+	for _, n := range names {
+		lh, ok := h[n]
+		switch {
+		case !ok:
+			unseen++
+		case lh.Granted.IsZero():
+			waiting++
+		case lh.Ended.IsZero():
+			held++
+		}
+	}
+	return fmt.Sprintf("%d never seen, %d never granted, %d granted and not ended (e.g. %s)",
+		unseen, waiting, held, strings.Join(names[:min(5, len(names))], ", "))
+}
+
+// irregular lists the leases that were not granted exactly once and ended for the reason
+// given: a lost lease.
+func irregular(h map[string]support.LeaseHistory, names []string, reason string) []string {
+	var out []string
+	for _, n := range names {
+		lh := h[n]
+		if lh.Grants != 1 || lh.Ended.IsZero() || lh.EndReason != reason {
+			out = append(out, fmt.Sprintf("%s (grants=%d, ended=%v, reason=%q)", n, lh.Grants, !lh.Ended.IsZero(), lh.EndReason))
+		}
+	}
+	return out
+}
+
+// handOvers are the gaps, on each exporter, between one lease's end and the next grant.
+func handOvers(h map[string]support.LeaseHistory) []time.Duration {
+	byExporter := map[string][]support.LeaseHistory{}
+	for _, lh := range h {
+		if !lh.Granted.IsZero() {
+			byExporter[lh.Exporter] = append(byExporter[lh.Exporter], lh)
+		}
+	}
+	var gaps []time.Duration
+	for _, hs := range byExporter {
+		slices.SortFunc(hs, func(a, b support.LeaseHistory) int { return a.Granted.Compare(b.Granted) })
+		for i := 1; i < len(hs); i++ {
+			if !hs[i-1].Ended.IsZero() {
+				gaps = append(gaps, hs[i].Granted.Sub(hs[i-1].Ended))
+			}
+		}
+	}
+	return gaps
+}
+
+// lastOf is the latest of one time of the named leases.
+func lastOf(h map[string]support.LeaseHistory, names []string, at func(support.LeaseHistory) time.Time) time.Time {
+	var last time.Time
+	for _, n := range names {
+		if t := at(h[n]); t.After(last) {
+			last = t
+		}
+	}
+	return last
+}
+
+// fatal stops a scenario that went wrong, after checking exclusivity on what was seen.
+func fatal(b *testing.B, results *table, scenario string, rec *support.Recorder, err error) {
+	b.Helper()
+	checkExclusive(b, results, scenario, rec, nil)
+	b.Fatal(err)
+}
+
+// checkExclusive adds the double-grant row and fails the benchmark on double grants, on events
+// the recorder could not see (it cannot vouch for them), and on lost leases.
+func checkExclusive(b *testing.B, results *table, scenario string, rec *support.Recorder, lost []string) {
+	b.Helper()
+	violations, gaps := rec.Violations(), rec.Gaps()
+	results.add(scenario, "double grants (every watch event checked)", fmt.Sprint(len(violations)), verdict("0", len(violations) == 0))
+	if n := rec.Restarts(); n > 0 {
+		// The apiserver drops a watcher that falls behind; the figures then carry that lag.
+		results.add(scenario, "lease watch resumed after the apiserver dropped it", fmt.Sprintf("%d times, %d gaps", n, len(gaps)), "—")
+	}
+	b.ReportMetric(float64(len(violations)), "double-grants")
+	if len(violations) > 0 {
+		b.Errorf("%d double grants: %v", len(violations), violations[:min(10, len(violations))])
+	}
+	if len(gaps) > 0 {
+		b.Errorf("the lease watch missed events, exclusivity is unchecked there: %v", gaps)
+	}
+	if len(lost) > 0 {
+		b.Errorf("%d leases lost: %v", len(lost), lost[:min(10, len(lost))])
+	}
+}
