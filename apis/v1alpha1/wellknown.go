@@ -36,6 +36,17 @@ const (
 	// scheduler prefers the exporter released longest ago to spread wear.
 	AnnotationLastReleased = "jumpstarter.dev/last-released"
 
+	// LabelCredential ("true") marks the Secrets that hold a Client's or Exporter's token; the
+	// controller caches only Secrets with this label. LabelCredentialKind says whose token it
+	// is ("client" or "exporter").
+	LabelCredential     = "jumpstarter.dev/credential"
+	LabelCredentialKind = "jumpstarter.dev/credential-kind"
+
+	// AnnotationRotateToken on a Client or Exporter asks the controller for a fresh token that
+	// replaces (and so revokes) the current one. Set it to a new value each time, such as a
+	// timestamp: every distinct value rotates once.
+	AnnotationRotateToken = "jumpstarter.dev/rotate-token"
+
 	// LabelPrefix is the label prefix reserved for the service; admins cannot set these labels
 	// on an exporter's node through the exporter.
 	LabelPrefix = "jumpstarter.dev/"

@@ -1,4 +1,5 @@
 // Package controller assembles the Jumpstarter controller: the manager, its cache (limited to
-// virtual nodes and placeholder pods), leader election, and the reconcilers of the virtual
-// nodes, the node agent and the leases.
+// virtual nodes, placeholder pods and credential Secrets), leader election, the token signing
+// key, and the reconcilers of the virtual nodes, the node agent, the leases and the
+// credentials of clients and exporters.
 package controller

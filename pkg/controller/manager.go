@@ -2,8 +2,10 @@ package controller
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"net/http"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -19,6 +21,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/auth/token"
+	"jumpstarter.dev/service/pkg/credentials"
 	"jumpstarter.dev/service/pkg/lease"
 	"jumpstarter.dev/service/pkg/nodeagent"
 	"jumpstarter.dev/service/pkg/virtualnode"
@@ -39,7 +43,10 @@ func NewScheme() (*runtime.Scheme, error) {
 	return scheme, nil
 }
 
-// cacheOptions keep only our own Nodes and Pods in memory: a real cluster has many of both.
+// signingKeyTimeout bounds loading (or creating) the token signing key at start-up.
+const signingKeyTimeout = 30 * time.Second
+
+// cacheOptions keep only our own Nodes, Pods and Secrets in memory: a real cluster has many.
 func cacheOptions() (cache.Options, error) {
 	hasExporter, err := labels.NewRequirement(jumpstarterv1alpha1.LabelExporterName, selection.Exists, nil)
 	if err != nil {
@@ -50,8 +57,9 @@ func cacheOptions() (cache.Options, error) {
 		return cache.Options{}, err
 	}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Node{}: {Label: labels.NewSelector().Add(*hasExporter)},
-		&corev1.Pod{}:  {Label: labels.NewSelector().Add(*hasLease)},
+		&corev1.Node{}:   {Label: labels.NewSelector().Add(*hasExporter)},
+		&corev1.Pod{}:    {Label: labels.NewSelector().Add(*hasLease)},
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{jumpstarterv1alpha1.LabelCredential: "true"})},
 	}}, nil
 }
 
@@ -112,7 +120,42 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr, opts.LeaseConcurrency); err != nil {
 		return nil, fmt.Errorf("set up lease reconciler: %w", err)
 	}
+
+	key, err := signingKey(mgr, opts)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := token.NewIssuer(key, opts.TokenIssuer, opts.TokenLifetime, realClock)
+	if err != nil {
+		return nil, fmt.Errorf("token issuer: %w", err)
+	}
+	verifier, err := token.NewVerifier(&key.PublicKey, opts.TokenIssuer, realClock)
+	if err != nil {
+		return nil, fmt.Errorf("token verifier: %w", err)
+	}
+	store := &credentials.Store{Client: mgr.GetClient(), Issuer: issuer, Verifier: verifier, Clock: realClock}
+	for _, kind := range []token.Kind{token.KindClient, token.KindExporter} {
+		if err := (&credentials.Reconciler{Kind: kind, Store: store, Endpoint: opts.GRPCEndpoint}).SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("set up %s credential reconciler: %w", kind, err)
+		}
+	}
 	return mgr, nil
+}
+
+// signingKey loads the token signing key from the key file, or else from the key Secret in
+// the controller's namespace (created if missing). The manager has not started: the Secret
+// is read with the API reader and written with the (uncached for writes) client.
+func signingKey(mgr ctrl.Manager, opts Options) (*ecdsa.PrivateKey, error) {
+	if opts.TokenSigningKeyFile != "" {
+		return token.LoadKeyFile(opts.TokenSigningKeyFile)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), signingKeyTimeout)
+	defer cancel()
+	key, err := token.LoadOrCreateKeySecret(ctx, mgr.GetAPIReader(), mgr.GetClient(), opts.controllerNamespace())
+	if err != nil {
+		return nil, fmt.Errorf("load token signing key (set --namespace or --token-signing-key-file): %w", err)
+	}
+	return key, nil
 }
 
 // Run starts the manager and blocks until ctx ends.

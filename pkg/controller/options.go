@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"os"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"jumpstarter.dev/service/pkg/auth/token"
 	"jumpstarter.dev/service/pkg/lease"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
@@ -23,6 +25,39 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	QueueRefresh      time.Duration
 	LeaseConcurrency  int
+
+	// Namespace is the controller's own namespace, where the token signing key Secret lives.
+	// Empty: POD_NAMESPACE, else the leader election namespace, else DefaultNamespace.
+	Namespace string
+	// GRPCEndpoint is the controller's externally reachable gRPC host:port, advertised in the
+	// status of Clients and Exporters.
+	GRPCEndpoint string
+	// TokenIssuer and TokenLifetime are the iss claim and lifetime of internal tokens.
+	TokenIssuer   string
+	TokenLifetime time.Duration
+	// TokenSigningKeyFile is a PEM P-256 private key; empty: the key Secret in Namespace.
+	TokenSigningKeyFile string
+}
+
+// DefaultNamespace is the controller's namespace when nothing else names it (config/manager).
+const DefaultNamespace = "jumpstarter-system"
+
+// Environment variables that supply defaults: the pod's namespace (downward API) and the
+// advertised gRPC endpoint (the reference implementation's GRPC_ENDPOINT).
+const (
+	EnvPodNamespace = "POD_NAMESPACE"
+	EnvGRPCEndpoint = "GRPC_ENDPOINT"
+)
+
+// controllerNamespace resolves Namespace: the flag, the pod's namespace, the namespace the
+// controller already keeps its leader election Lease in, and finally DefaultNamespace.
+func (o *Options) controllerNamespace() string {
+	for _, ns := range []string{o.Namespace, os.Getenv(EnvPodNamespace), o.LeaderElectionNamespace} {
+		if ns != "" {
+			return ns
+		}
+	}
+	return DefaultNamespace
 }
 
 // DefaultOptions are the settings used when no flag says otherwise.
@@ -36,6 +71,9 @@ func DefaultOptions() Options {
 		HeartbeatInterval: virtualnode.DefaultHeartbeatInterval,
 		QueueRefresh:      lease.DefaultQueueRefresh,
 		LeaseConcurrency:  lease.DefaultMaxConcurrentReconciles,
+		GRPCEndpoint:      os.Getenv(EnvGRPCEndpoint),
+		TokenIssuer:       token.DefaultIssuer,
+		TokenLifetime:     token.DefaultLifetime,
 	}
 }
 
@@ -50,4 +88,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.HeartbeatInterval, "node-heartbeat-interval", o.HeartbeatInterval, "how often an online exporter's node Lease is renewed")
 	fs.DurationVar(&o.QueueRefresh, "queue-refresh-interval", o.QueueRefresh, "how often a waiting lease refreshes its queue position")
 	fs.IntVar(&o.LeaseConcurrency, "lease-workers", o.LeaseConcurrency, "leases reconciled at once")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "the controller's namespace, home of the token signing key Secret (default: $"+EnvPodNamespace+", else the leader election namespace, else "+DefaultNamespace+")")
+	fs.StringVar(&o.GRPCEndpoint, "grpc-endpoint", o.GRPCEndpoint, "externally reachable host:port of the controller's gRPC service, written to client and exporter status (default: $"+EnvGRPCEndpoint+")")
+	fs.StringVar(&o.TokenIssuer, "token-issuer", o.TokenIssuer, "iss claim of the tokens the controller issues")
+	fs.DurationVar(&o.TokenLifetime, "token-lifetime", o.TokenLifetime, "lifetime of the tokens the controller issues")
+	fs.StringVar(&o.TokenSigningKeyFile, "token-signing-key-file", o.TokenSigningKeyFile, "PEM P-256 private key that signs tokens (default: Secret "+token.SigningKeySecretName+" in the controller's namespace, created if missing)")
 }
