@@ -230,7 +230,7 @@ func TestExpiryAndRelease(t *testing.T) {
 				t.Errorf("expired lease: labels %v status %+v", ended.Labels, ended.Status)
 			}
 			held := ended.Status.EndTime.Sub(granted.Status.BeginTime.Time)
-			if held < 2*time.Second || held > 3*time.Second {
+			if held < 2*time.Second || held > 4*time.Second { // early never; late by at most 2 s on a loaded CI runner
 				t.Errorf("a 2 s lease was held for %v", held)
 			}
 			assertPodGone(ctx, t, ns, lease.PlaceholderName("short"))
