@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -44,7 +45,7 @@ func TestImpossibleLeases(t *testing.T) {
 			}
 			for _, tt := range tests {
 				l := waitLease(ctx, t, ns, tt.lease.Name, support.IsEnded)
-				c := findCondition(l, tt.condition)
+				c := meta.FindStatusCondition(l.Status.Conditions, tt.condition)
 				if c == nil || c.Status != metav1.ConditionTrue || c.Reason != tt.reason || !strings.Contains(c.Message, tt.messageHint) {
 					t.Errorf("lease %s: condition %s = %+v, want True/%s mentioning %q", tt.lease.Name, tt.condition, c, tt.reason, tt.messageHint)
 				}
@@ -63,15 +64,6 @@ func TestImpossibleLeases(t *testing.T) {
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
-}
-
-func findCondition(l *jumpstarterv1alpha1.Lease, condType string) *metav1.Condition {
-	for i := range l.Status.Conditions {
-		if l.Status.Conditions[i].Type == condType {
-			return &l.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 func TestOfflineAndDisabledExportersAreNeverGranted(t *testing.T) {

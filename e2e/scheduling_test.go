@@ -11,8 +11,10 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -154,16 +156,19 @@ func TestLeaseGrant(t *testing.T) {
 
 func waitExporterLeasedBy(ctx context.Context, t *testing.T, ns, exporter, leaseName string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for time.Now().Before(deadline) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
 		e := &jumpstarterv1alpha1.Exporter{}
-		if err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: exporter}, e); err == nil &&
-			((leaseName == "" && e.Status.LeaseRef == nil) || (e.Status.LeaseRef != nil && e.Status.LeaseRef.Name == leaseName)) {
-			return
+		if err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: exporter}, e); err != nil {
+			return false, client404(err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		if leaseName == "" {
+			return e.Status.LeaseRef == nil, nil
+		}
+		return e.Status.LeaseRef != nil && e.Status.LeaseRef.Name == leaseName, nil
+	})
+	if err != nil {
+		t.Fatalf("exporter %s/%s status.leaseRef never became %q: %v", ns, exporter, leaseName, err)
 	}
-	t.Fatalf("exporter %s/%s status.leaseRef never became %q", ns, exporter, leaseName)
 }
 
 func TestContention(t *testing.T) {
@@ -267,7 +272,7 @@ func TestPlaceholderDeletedByHand(t *testing.T) {
 				t.Fatalf("kubectl delete pod: %v\n%s", err, out)
 			}
 			ended := waitLease(ctx, t, ns, "l1", support.IsEnded)
-			if c := findCondition(ended, jumpstarterv1alpha1.LeaseConditionReady); c == nil || c.Reason != jumpstarterv1alpha1.LeaseReasonPlaceholderLost ||
+			if c := meta.FindStatusCondition(ended.Status.Conditions, jumpstarterv1alpha1.LeaseConditionReady); c == nil || c.Reason != jumpstarterv1alpha1.LeaseReasonPlaceholderLost ||
 				!strings.Contains(c.Message, l.Status.PlaceholderPod) {
 				t.Errorf("Ready condition after the placeholder was deleted: %+v", c)
 			}
@@ -291,13 +296,11 @@ func release(ctx context.Context, t *testing.T, ns, name string) {
 
 func assertPodGone(ctx context.Context, t *testing.T, ns, name string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for time.Now().Before(deadline) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
 		err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &corev1.Pod{})
-		if apierrors.IsNotFound(err) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Errorf("pod %s/%s still exists: %v", ns, name, err)
 	}
-	t.Errorf("pod %s/%s still exists", ns, name)
 }

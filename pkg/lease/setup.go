@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"cmp"
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,7 +10,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -30,7 +30,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Owns(&corev1.Pod{}).
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
-		WithOptions(controllerOptions(maxConcurrent)).
+		WithOptions(requeue.ControllerOptions(cmp.Or(maxConcurrent, DefaultMaxConcurrentReconciles))).
 		Complete(requeue.OnConflict(r))
 }
 
@@ -73,10 +73,3 @@ func (r *Reconciler) waitingLeasesFor(ctx context.Context, obj client.Object) []
 // DefaultMaxConcurrentReconciles: leases are independent, and each reconcile mostly waits on
 // the API server (one or two writes), so throughput under load grows with the workers.
 const DefaultMaxConcurrentReconciles = 32
-
-func controllerOptions(maxConcurrent int) controller.Options {
-	if maxConcurrent <= 0 {
-		maxConcurrent = DefaultMaxConcurrentReconciles
-	}
-	return controller.Options{MaxConcurrentReconciles: maxConcurrent, RateLimiter: requeue.RateLimiter()}
-}

@@ -19,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -293,7 +292,7 @@ func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
 func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodeagent").
-		WithOptions(controller.Options{RateLimiter: requeue.RateLimiter(), MaxConcurrentReconciles: 4}).
+		WithOptions(requeue.ControllerOptions(4)).
 		For(&corev1.Node{}, builder.WithPredicates(predicate.Funcs{
 			// Node status changes (heartbeats) do not change what runs there.
 			UpdateFunc: func(event.UpdateEvent) bool { return false },

@@ -6,6 +6,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -26,6 +27,12 @@ func OnConflict(r reconcile.Reconciler) reconcile.Reconciler {
 		}
 		return result, err
 	})
+}
+
+// ControllerOptions are the options of every controller of the service: this back-off, and the
+// given number of workers.
+func ControllerOptions(workers int) controller.Options {
+	return controller.Options{MaxConcurrentReconciles: workers, RateLimiter: RateLimiter()}
 }
 
 // RateLimiter backs off per object only.

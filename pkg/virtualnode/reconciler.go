@@ -17,7 +17,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -250,7 +249,7 @@ func IndexPodsByNode(ctx context.Context, mgr ctrl.Manager) error {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualnode").
-		WithOptions(controller.Options{RateLimiter: requeue.RateLimiter(), MaxConcurrentReconciles: 4}).
+		WithOptions(requeue.ControllerOptions(4)).
 		For(&jumpstarterv1alpha1.Exporter{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(exporterOfNode)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.exporterOfPod),
