@@ -32,10 +32,6 @@ const (
 	// pod: the exporter the lease was granted.
 	AnnotationExporter = "jumpstarter.dev/exporter"
 
-	// AnnotationLastReleased on a virtual node is the RFC 3339 time its last lease ended; the
-	// scheduler prefers the exporter released longest ago to spread wear.
-	AnnotationLastReleased = "jumpstarter.dev/last-released"
-
 	// LabelCredential ("true") marks the Secrets that hold a Client's or Exporter's token; the
 	// controller caches only Secrets with this label. LabelCredentialKind says whose token it
 	// is ("client" or "exporter").

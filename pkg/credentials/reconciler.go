@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -53,6 +54,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	_, claims, secret, err := r.Store.ensure(ctx, r.Kind, obj, false)
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		// The namespace is going, and the object with it; its Secret cannot be re-created.
+		return reconcile.Result{}, nil
+	}
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("ensure credential of %s %s: %w", r.Kind, req, err)
 	}

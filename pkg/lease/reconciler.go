@@ -2,6 +2,7 @@ package lease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -280,30 +281,60 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 
 // end ends the lease: status first (so nothing grants it again), then the pod (which frees the
 // exporter for the next lease), then the label.
+//
+// A release or an expiry follows from the spec and the clock alone: should the controller stop
+// after the pod is gone but before the status is written, the next reconcile reaches the same
+// end. For those the pod is deleted while the status is written, which frees the exporter for
+// the next lease one API round trip sooner.
 func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
+	var podDeleted chan error
+	if o.reason == jumpstarterv1alpha1.LeaseReasonReleased || o.reason == jumpstarterv1alpha1.LeaseReasonExpired {
+		podDeleted = make(chan error, 1)
+		go func() { podDeleted <- r.deletePlaceholder(ctx, lease.DeepCopy()) }()
+	}
 	base := lease.DeepCopy()
 	setEnded(lease, o, metav1.NewMicroTime(r.Clock.Now()))
-	if err := r.patchStatus(ctx, base, lease); err != nil {
+	err := r.patchStatus(ctx, base, lease)
+	if podDeleted != nil {
+		err = errors.Join(err, <-podDeleted)
+	}
+	if err != nil {
 		return reconcile.Result{}, err
 	}
 	r.Recorder.Eventf(lease, nil, o.eventType, o.reason, "End", o.message)
 	klog.FromContext(ctx).V(2).Info("Lease ended", "lease", klog.KObj(lease), "reason", o.reason)
+	if podDeleted != nil {
+		return reconcile.Result{}, r.labelEnded(ctx, lease)
+	}
 	return reconcile.Result{}, r.cleanupEnded(ctx, lease)
 }
 
-// cleanupEnded deletes an ended lease's placeholder and labels the lease; safe to repeat.
-func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+// deletePlaceholder deletes the lease's placeholder pod, if there is one.
+func (r *Reconciler) deletePlaceholder(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
 	pod := &corev1.Pod{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: PlaceholderName(lease.Name)}, pod)
 	switch {
 	case apierrors.IsNotFound(err):
+		return nil
 	case err != nil:
-		return fmt.Errorf("get placeholder of ended lease %s: %w", klog.KObj(lease), err)
-	default:
-		if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("delete placeholder of ended lease %s: %w", klog.KObj(lease), err)
-		}
+		return fmt.Errorf("get placeholder of lease %s: %w", klog.KObj(lease), err)
 	}
+	if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("delete placeholder of lease %s: %w", klog.KObj(lease), err)
+	}
+	return nil
+}
+
+// cleanupEnded deletes an ended lease's placeholder and labels the lease; safe to repeat.
+func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+	if err := r.deletePlaceholder(ctx, lease); err != nil {
+		return err
+	}
+	return r.labelEnded(ctx, lease)
+}
+
+// labelEnded sets the ended label, by which clients list leases that are over.
+func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
 	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
 		if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {

@@ -27,11 +27,24 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("lease").
 		For(&jumpstarterv1alpha1.Lease{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&corev1.Pod{}).
+		Owns(&corev1.Pod{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: placeholderOutcomeChanged})).
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
 		WithOptions(requeue.ControllerOptions(cmp.Or(maxConcurrent, DefaultMaxConcurrentReconciles))).
 		Complete(requeue.OnConflict(r))
+}
+
+// placeholderOutcomeChanged: the node agent accepted or refused the placeholder, or its
+// deletion began. The scheduler's own writes (the binding, PodScheduled conditions) change
+// nothing the lease acts on; the grant waits for the node agent.
+func placeholderOutcomeChanged(e event.UpdateEvent) bool {
+	oldPod, okOld := e.ObjectOld.(*corev1.Pod)
+	newPod, okNew := e.ObjectNew.(*corev1.Pod)
+	if !okOld || !okNew {
+		return true
+	}
+	return oldPod.Status.Phase != newPod.Status.Phase ||
+		oldPod.DeletionTimestamp.IsZero() != newPod.DeletionTimestamp.IsZero()
 }
 
 // exporterVerdictChanged: labels, spec, deletion or online-ness changed, not just lastSeen.

@@ -11,8 +11,10 @@
 //     ahead of the pod (below), for Filter. Pods that are not placeholders skip the Filter.
 //   - Filter: the node must be an exporter's virtual node, online, enabled (unless the pod
 //     allows disabled exporters), not held by another placeholder pod and not reserved for a
-//     lease ahead of the pod. Every check but "held" is UnschedulableAndUnresolvable; "held" is
-//     Unschedulable so that preemption can free the exporter for a lease of higher priority.
+//     lease ahead of the pod. Offline, disabled and "not an exporter" are
+//     UnschedulableAndUnresolvable. "Held" is Unschedulable when the holder has a lower priority,
+//     so that preemption can free the exporter; otherwise "held" and "reserved" are Pending (see
+//     "Waiting without back-off").
 //   - Score (with NormalizeScore): the exporter released longest ago wins, to spread wear; an
 //     exporter that was never leased beats every other.
 //   - EnqueueExtensions: queueing hints that wake one waiting lease per free exporter (below),
@@ -66,9 +68,11 @@
 //
 // # Reserving the exporter for the woken lease
 //
-// Waking a lease does not hand it the exporter. A woken lease that failed shortly before waits
-// out its back-off (podMaxBackoffSeconds, 1 s, served in the back-off queue's whole-second
-// windows), and a lease created in that moment goes straight to the active queue and would take
+// Waking a lease does not hand it the exporter. A woken lease whose last failure was not
+// Pending (it waited for an offline exporter, or another plugin rejected it) waits out its
+// back-off (podMaxBackoffSeconds, 1 s, served in the back-off queue's whole-second windows);
+// even one woken straight into the active queue waits for the scheduling cycle in progress. A
+// lease created in that moment goes straight to the active queue and would take
 // the exporter first. So a fresh wake is a reservation (reserve.go): for reservationTTL (2.5 s)
 // after the wake, Filter turns away from the exporter every other placeholder that is not ahead
 // of the woken lease in queue order, as long as the pod cache shows the woken lease still
@@ -79,9 +83,9 @@
 // plus the queue's one-second ordering window: by then the woken lease is in the active queue,
 // ahead of every lease behind it.
 //
-// A reservation is UnschedulableAndUnresolvable: the lease it is for is not on the node, so
-// preemption cannot lift it and DefaultPreemption skips the node. An exporter both held and
-// reserved reports "held" (Unschedulable); preemption's dry run then filters it without its
+// A reservation is Pending: the lease it is for is not on the node, so preemption cannot lift
+// it and DefaultPreemption skips the node. An exporter both held (by a lease of lower priority)
+// and reserved reports "held" (Unschedulable); preemption's dry run then filters it without its
 // holder, and the reservation turns the pod away, so a lease cannot preempt its way past the
 // lease ahead of it.
 //
@@ -128,6 +132,21 @@
 //     tried then is turned away and woken again by the binding (a few milliseconds).
 //   - kube-scheduler's own NodeAffinity and TaintToleration hints still queue every matching
 //     lease they rejected when an exporter is added or relabelled; those events are rare.
+//
+// # Waiting without back-off
+//
+// kube-scheduler puts a pod that failed into back-off (podInitialBackoffSeconds, doubling up to
+// podMaxBackoffSeconds) and a queueing hint that answers Queue moves it to the back-off queue
+// until that expires, whose entries leave in whole-second windows. For a lease that only waits
+// for its turn, that turned every hand-over under load into a wait of about a second. The
+// framework exempts one kind of failure: a pod that a plugin rejected with the Pending code goes
+// straight to the active queue when that plugin's hint answers Queue. Filter therefore answers
+// Pending when the lease waits for something no eviction can bring about: the exporter is held
+// by a lease of equal or higher priority (preemption needs a strictly lower one), or reserved
+// for the lease ahead. The hints still wake one lease per free exporter, so no herd follows.
+// DefaultPreemption considers only Unschedulable nodes, so Pending also keeps it from
+// simulating evictions that could not help. Offline and disabled exporters stay
+// UnschedulableAndUnresolvable: a lease that waits for one coming online waits out its back-off.
 //
 // The plugin reads the Ready condition of virtual nodes: True means online and enabled, False
 // with reason ExporterDisabled means online but disabled, anything else (False with any other

@@ -25,7 +25,7 @@ import (
 func (pl *Exporter) EventsToRegister(_ context.Context) ([]fwk.ClusterEventWithHint, error) {
 	return []fwk.ClusterEventWithHint{
 		// An exporter registers, comes online, is enabled, or gets labels a lease selects.
-		// Annotations (last-released) only matter to Score, so they are not registered. Note
+		// Annotations do not matter to the plugin, so they are not registered. Note
 		// that kube-scheduler emits UpdateNodeCondition only when a condition's status changes:
 		// see the package documentation about a change of the Ready reason alone.
 		{

@@ -153,10 +153,10 @@ func TestNodeChangeHint(t *testing.T) {
 			want: fwk.QueueSkip,
 		},
 		{
-			name: "last-released annotation written on an acceptable exporter",
+			name: "annotation written on an acceptable exporter",
 			pod:  rpiLease("a").Obj(),
 			old:  ready(rpiNode("e1")).Obj(),
-			new:  ready(rpiNode("e1")).Annotation(jsv1alpha1.AnnotationLastReleased, "2026-11-26T10:00:00Z").Obj(),
+			new:  ready(rpiNode("e1")).Annotation("example.com/note", "serviced").Obj(),
 			want: fwk.QueueSkip,
 		},
 		{

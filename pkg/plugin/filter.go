@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -61,29 +62,31 @@ func checkNode(pod *v1.Pod, node *v1.Node) *fwk.Status {
 	return nil
 }
 
-// holderOf returns the lease of a placeholder pod, other than pod itself, that the node info
-// counts on the node, or "" if there is none. NodeInfo includes assumed pods (bound in the
-// scheduler's cache, binding in flight), and the framework adds nominated pods of equal or
-// higher priority before it calls Filter, so both hold an exporter too.
-func holderOf(pod *v1.Pod, nodeInfo fwk.NodeInfo) string {
+// holderOf returns the placeholder pod, other than pod itself, that the node info counts on
+// the node, or nil if there is none. NodeInfo includes assumed pods (bound in the scheduler's
+// cache, binding in flight), and the framework adds nominated pods of equal or higher priority
+// before it calls Filter, so both hold an exporter too.
+func holderOf(pod *v1.Pod, nodeInfo fwk.NodeInfo) *v1.Pod {
 	for _, pi := range nodeInfo.GetPods() {
 		p := pi.GetPod()
 		if p.UID == pod.UID || !isPlaceholder(p) {
 			continue
 		}
-		return leaseOf(p)
+		return p
 	}
-	return ""
+	return nil
 }
 
 // Filter admits a placeholder pod to an exporter's virtual node that is online, enabled (or
 // the pod allows disabled exporters), not held by another placeholder and not reserved for a
 // lease ahead of the pod (reserve.go). Other pods pass.
 //
-// A reservation is UnschedulableAndUnresolvable: the lease it is for is not on the node, so no
-// eviction there lifts it, and DefaultPreemption need not simulate any. A held exporter is
-// checked first and stays Unschedulable, so that preemption can still free it; the dry run then
-// filters the exporter without its holder, and a reservation still turns the pod away.
+// A held exporter is Unschedulable when the holder has a lower priority, so that preemption can
+// free it (the dry run then filters the exporter without its holder, and a reservation still
+// turns the pod away). Otherwise held and reserved exporters answer Pending: the lease waits for
+// an event (a release, the woken lease's grant) that no eviction can bring about, so
+// DefaultPreemption skips the node, and kube-scheduler retries the pod the moment this plugin's
+// queueing hint wakes it instead of after its back-off (see "Waiting without back-off" in doc.go).
 func (pl *Exporter) Filter(_ context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
 	if !isPlaceholder(pod) {
 		return nil
@@ -95,12 +98,15 @@ func (pl *Exporter) Filter(_ context.Context, state fwk.CycleState, pod *v1.Pod,
 	if status := checkNode(pod, node); status != nil {
 		return status
 	}
-	if holder := holderOf(pod, nodeInfo); holder != "" {
-		// Unschedulable, not UnschedulableAndUnresolvable: preempting the holder frees the node.
-		return fwk.NewStatus(fwk.Unschedulable, ReasonHeldPrefix+holder)
+	if holder := holderOf(pod, nodeInfo); holder != nil {
+		code := fwk.Pending
+		if corev1helpers.PodPriority(holder) < corev1helpers.PodPriority(pod) {
+			code = fwk.Unschedulable
+		}
+		return fwk.NewStatus(code, ReasonHeldPrefix+leaseOf(holder))
 	}
 	if lease := pl.reservedFor(state, pod, node.Name); lease != "" {
-		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, fmt.Sprintf(ReasonReservedFormat, lease))
+		return fwk.NewStatus(fwk.Pending, fmt.Sprintf(ReasonReservedFormat, lease))
 	}
 	return nil
 }

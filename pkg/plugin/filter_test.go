@@ -90,7 +90,23 @@ func TestFilter(t *testing.T) {
 			pod:      placeholder("a").Obj(),
 			node:     ready(exporterNode("e1", labNS)).Obj(),
 			onNode:   []*v1.Pod{placeholder("b").Node("e1").Obj()},
+			wantCode: fwk.Pending,
+			wantMsg:  ReasonHeldPrefix + "b",
+		},
+		{
+			name:     "held by a placeholder of lower priority: preemption can free it",
+			pod:      placeholder("a").Priority(10).Obj(),
+			node:     ready(exporterNode("e1", labNS)).Obj(),
+			onNode:   []*v1.Pod{placeholder("b").Priority(1).Node("e1").Obj()},
 			wantCode: fwk.Unschedulable,
+			wantMsg:  ReasonHeldPrefix + "b",
+		},
+		{
+			name:     "held by a placeholder of higher priority",
+			pod:      placeholder("a").Priority(1).Obj(),
+			node:     ready(exporterNode("e1", labNS)).Obj(),
+			onNode:   []*v1.Pod{placeholder("b").Priority(10).Node("e1").Obj()},
+			wantCode: fwk.Pending,
 			wantMsg:  ReasonHeldPrefix + "b",
 		},
 		{
@@ -98,7 +114,7 @@ func TestFilter(t *testing.T) {
 			pod:       placeholder("a").Priority(10).Obj(),
 			node:      ready(exporterNode("e1", labNS)).Obj(),
 			nominated: []*v1.Pod{placeholder("b").Priority(10).NominatedNodeName("e1").Obj()},
-			wantCode:  fwk.Unschedulable,
+			wantCode:  fwk.Pending,
 			wantMsg:   ReasonHeldPrefix + "b",
 		},
 		{

@@ -32,8 +32,9 @@ const (
 	ReasonReservedFormat = "exporter reserved for lease %s, first in line"
 )
 
-// Exporter is the plugin. Score and QueueSort are stateless; the queueing hints keep the wake
-// state (see wake.go), which PreFilter reads as reservations for Filter (see reserve.go).
+// Exporter is the plugin. QueueSort is stateless; Score reads the release times the pod delete
+// handler records (score.go); the queueing hints keep the wake state (see wake.go), which
+// PreFilter reads as reservations for Filter (see reserve.go).
 type Exporter struct {
 	// nodeLister and podLister read the scheduler's informer cache. Queueing hints must not use
 	// the scheduling snapshot: it is only consistent during a scheduling cycle. The pod lister
@@ -49,6 +50,8 @@ type Exporter struct {
 	logger klog.Logger
 	clock  clock.PassiveClock
 	wake   wakeState
+	// releases feeds Score: when each exporter was last released.
+	releases releaseLog
 }
 
 var (

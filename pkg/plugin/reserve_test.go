@@ -39,21 +39,21 @@ func TestReservation(t *testing.T) {
 			name:     "later lease of equal priority",
 			pod:      later().Obj(),
 			woken:    q,
-			wantCode: fwk.UnschedulableAndUnresolvable,
+			wantCode: fwk.Pending,
 			wantMsg:  reservedFor("q"),
 		},
 		{
 			name:     "same creation time, name after",
 			pod:      createdAfter(rpiLease("r"), 5).Obj(),
 			woken:    q,
-			wantCode: fwk.UnschedulableAndUnresolvable,
+			wantCode: fwk.Pending,
 			wantMsg:  reservedFor("q"),
 		},
 		{
 			name:     "older lease of lower priority",
 			pod:      createdAfter(rpiLease("low").Priority(-1), 0).Obj(),
 			woken:    q,
-			wantCode: fwk.UnschedulableAndUnresolvable,
+			wantCode: fwk.Pending,
 			wantMsg:  reservedFor("q"),
 		},
 		{
@@ -86,7 +86,7 @@ func TestReservation(t *testing.T) {
 			pod:      later().Obj(),
 			woken:    q,
 			after:    reservationTTL - time.Millisecond,
-			wantCode: fwk.UnschedulableAndUnresolvable,
+			wantCode: fwk.Pending,
 			wantMsg:  reservedFor("q"),
 		},
 		{
@@ -130,7 +130,7 @@ func TestReservation(t *testing.T) {
 			name:      "nominated for the exporter, lower priority",
 			pod:       later().Priority(-1).NominatedNodeName("e1").Obj(),
 			woken:     q,
-			wantCode:  fwk.UnschedulableAndUnresolvable,
+			wantCode:  fwk.Pending,
 			wantMsg:   reservedFor("q"),
 			nominated: true,
 		},
@@ -138,7 +138,7 @@ func TestReservation(t *testing.T) {
 			name:      "nominated for another exporter",
 			pod:       later().NominatedNodeName("e2").Obj(),
 			woken:     q,
-			wantCode:  fwk.UnschedulableAndUnresolvable,
+			wantCode:  fwk.Pending,
 			wantMsg:   reservedFor("q"),
 			nominated: true,
 		},
@@ -217,7 +217,7 @@ func TestReservationStopsOvertaking(t *testing.T) {
 
 	ni := nodeInfo(online)
 	for _, p := range []*v1.Pod{l3, l2, l4} {
-		if got := env.filter(t, p, ni); got.Code() != fwk.UnschedulableAndUnresolvable || got.Message() != reservedFor("l-01") {
+		if got := env.filter(t, p, ni); got.Code() != fwk.Pending || got.Message() != reservedFor("l-01") {
 			t.Errorf("%s on e1: %v, want reserved for l-01", p.Name, got)
 		}
 	}
@@ -275,7 +275,7 @@ func TestReservedOutLeaseRequeued(t *testing.T) {
 				env.addPods(t, bound)
 				return fire(t, env.plugin.isSchedulableAfterPlaceholderBound, []*v1.Pod{p, r}, nil, bound)
 			},
-			wantOnE1: fwk.Unschedulable,
+			wantOnE1: fwk.Pending,
 			onE1: func(q *v1.Pod) []*v1.Pod {
 				bound := q.DeepCopy()
 				bound.Spec.NodeName = "e1"

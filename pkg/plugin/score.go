@@ -3,30 +3,48 @@ package plugin
 import (
 	"context"
 	"math"
+	"sync"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
-
-	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
 
-// neverReleased is the raw score of an exporter without a usable last-released time: it was
-// never leased (or the annotation is unreadable), so it has rested longest of all.
+// neverReleased is the raw score of an exporter without a known release: it was never leased
+// since this scheduler started, so it counts as rested longest of all.
 const neverReleased int64 = math.MinInt64
 
-// releasedAt returns the Unix time in milliseconds of the exporter's last release, if the node
-// has a valid last-released annotation (RFC 3339, fractional seconds allowed).
-func releasedAt(node *v1.Node) (int64, bool) {
-	value, ok := node.Annotations[jsv1alpha1.AnnotationLastReleased]
-	if !ok {
-		return 0, false
+// releaseLog remembers when each exporter was last released, as this scheduler saw it: the
+// pod informer's delete event of a placeholder that ran there. Kept in memory rather than on
+// the node, because a node write per release cost the API server a write and the scheduler a
+// node-update event for every lease; after a restart every exporter counts as never released,
+// which only evens out the wear order for one round of grants.
+type releaseLog struct {
+	mu sync.Mutex
+	// at is the Unix time in milliseconds of the last release, by node name.
+	at map[string]int64
+}
+
+func (r *releaseLog) record(node string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at == nil {
+		r.at = map[string]int64{}
 	}
-	t, err := time.Parse(time.RFC3339, value)
-	if err != nil {
-		return 0, false
-	}
-	return t.UnixMilli(), true
+	r.at[node] = at.UnixMilli()
+}
+
+func (r *releaseLog) forget(node string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.at, node)
+}
+
+func (r *releaseLog) lastRelease(node string) (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.at[node]
+	return at, ok
 }
 
 // Score returns the raw score of a node for a placeholder pod: the Unix time in milliseconds of
@@ -41,7 +59,7 @@ func (pl *Exporter) Score(_ context.Context, _ fwk.CycleState, pod *v1.Pod, node
 	if node == nil {
 		return 0, fwk.NewStatus(fwk.Error, "node not found")
 	}
-	if at, ok := releasedAt(node); ok {
+	if at, ok := pl.releases.lastRelease(node.Name); ok {
 		return at, nil
 	}
 	return neverReleased, nil
@@ -97,7 +115,7 @@ func (pl *Exporter) NormalizeScore(_ context.Context, _ fwk.CycleState, pod *v1.
 		case span == 0:
 			scores[i].Score = fwk.MaxScore
 		default:
-			// RFC 3339 years run 0000-9999, so span*100 in milliseconds stays below 4e16.
+			// Unix milliseconds of the years 0000-9999 span below 4e14, so span*100 stays far below MaxInt64.
 			scores[i].Score = (latest - raw) * (fwk.MaxScore - fwk.MinScore) / span
 		}
 	}

@@ -3,20 +3,32 @@ package plugin
 import (
 	"slices"
 	"testing"
+	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-
-	jsv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
 
-func releasedNode(name, at string) *v1.Node {
-	w := ready(exporterNode(name, labNS))
-	if at != "" {
-		w = w.Annotation(jsv1alpha1.AnnotationLastReleased, at)
+// releasedNode is an exporter's node, released at the given RFC 3339 time ("" never).
+type releasedNode struct{ name, at string }
+
+// setUp records the releases in the plugin and returns the nodes.
+func setUp(t *testing.T, pl *Exporter, nodes []releasedNode) []*v1.Node {
+	t.Helper()
+	out := make([]*v1.Node, 0, len(nodes))
+	for _, n := range nodes {
+		if n.at != "" {
+			at, err := time.Parse(time.RFC3339Nano, n.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl.releases.record(n.name, at)
+		}
+		out = append(out, ready(exporterNode(n.name, labNS)).Obj())
 	}
-	return w.Obj()
+	return out
 }
 
 // TestScoreOrder runs Score and NormalizeScore through the framework and checks that the
@@ -24,66 +36,58 @@ func releasedNode(name, at string) *v1.Node {
 func TestScoreOrder(t *testing.T) {
 	tests := []struct {
 		name  string
-		nodes []*v1.Node
+		nodes []releasedNode
 		// want lists node names from best to worst; nodes in one inner slice tie.
 		want [][]string
 	}{
 		{
 			name: "longest rested first, never leased best",
-			nodes: []*v1.Node{
-				releasedNode("recent", "2026-11-20T10:00:00Z"),
-				releasedNode("never", ""),
-				releasedNode("old", "2026-01-01T00:00:00Z"),
-				releasedNode("middle", "2026-06-01T00:00:00+02:00"),
+			nodes: []releasedNode{
+				{"recent", "2026-11-20T10:00:00Z"},
+				{"never", ""},
+				{"old", "2026-01-01T00:00:00Z"},
+				{"middle", "2026-06-01T00:00:00+02:00"},
 			},
 			want: [][]string{{"never"}, {"old"}, {"middle"}, {"recent"}},
 		},
 		{
 			name: "released a second apart still ordered",
-			nodes: []*v1.Node{
-				releasedNode("later", "2026-11-20T10:00:01Z"),
-				releasedNode("earlier", "2026-11-20T10:00:00Z"),
+			nodes: []releasedNode{
+				{"later", "2026-11-20T10:00:01Z"},
+				{"earlier", "2026-11-20T10:00:00Z"},
 			},
 			want: [][]string{{"earlier"}, {"later"}},
 		},
 		{
-			name: "released a millisecond apart (the controller writes RFC 3339 with nanoseconds)",
-			nodes: []*v1.Node{
-				releasedNode("later", "2026-11-20T10:00:00.124000001Z"),
-				releasedNode("earlier", "2026-11-20T10:00:00.123Z"),
+			name: "released a millisecond apart",
+			nodes: []releasedNode{
+				{"later", "2026-11-20T10:00:00.124000001Z"},
+				{"earlier", "2026-11-20T10:00:00.123Z"},
 			},
 			want: [][]string{{"earlier"}, {"later"}},
 		},
 		{
 			name: "extreme years do not overflow",
-			nodes: []*v1.Node{
-				releasedNode("y9999", "9999-12-31T23:59:59Z"),
-				releasedNode("y0000", "0000-01-01T00:00:00Z"),
-				releasedNode("never", ""),
+			nodes: []releasedNode{
+				{"y9999", "9999-12-31T23:59:59Z"},
+				{"y0000", "0000-01-01T00:00:00Z"},
+				{"never", ""},
 			},
 			want: [][]string{{"never"}, {"y0000"}, {"y9999"}},
 		},
 		{
-			name: "unreadable annotation counts as never released",
-			nodes: []*v1.Node{
-				releasedNode("garbage", "yesterday"),
-				releasedNode("old", "2020-01-01T00:00:00Z"),
-			},
-			want: [][]string{{"garbage"}, {"old"}},
-		},
-		{
 			name: "all never leased tie",
-			nodes: []*v1.Node{
-				releasedNode("a", ""),
-				releasedNode("b", ""),
+			nodes: []releasedNode{
+				{"a", ""},
+				{"b", ""},
 			},
 			want: [][]string{{"a", "b"}},
 		},
 		{
 			name: "equal release times tie",
-			nodes: []*v1.Node{
-				releasedNode("a", "2026-11-20T10:00:00Z"),
-				releasedNode("b", "2026-11-20T11:00:00+01:00"),
+			nodes: []releasedNode{
+				{"a", "2026-11-20T10:00:00Z"},
+				{"b", "2026-11-20T11:00:00+01:00"},
 			},
 			want: [][]string{{"a", "b"}},
 		},
@@ -91,7 +95,8 @@ func TestScoreOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newTestEnv(t)
-			scores, status := env.fw.RunScorePlugins(env.ctx, framework.NewCycleState(), placeholder("a").Obj(), nodeInfos(tt.nodes))
+			nodes := setUp(t, env.plugin, tt.nodes)
+			scores, status := env.fw.RunScorePlugins(env.ctx, framework.NewCycleState(), placeholder("a").Obj(), nodeInfos(nodes))
 			if !status.IsSuccess() {
 				t.Fatalf("RunScorePlugins: %v", status)
 			}
@@ -121,7 +126,7 @@ func TestScoreOrder(t *testing.T) {
 
 func TestScoreIgnoresOtherPods(t *testing.T) {
 	env := newTestEnv(t)
-	nodes := []*v1.Node{releasedNode("a", ""), releasedNode("b", "2026-11-20T10:00:00Z")}
+	nodes := setUp(t, env.plugin, []releasedNode{{"a", ""}, {"b", "2026-11-20T10:00:00Z"}})
 	scores, status := env.fw.RunScorePlugins(env.ctx, framework.NewCycleState(), plainPod("web").Obj(), nodeInfos(nodes))
 	if !status.IsSuccess() {
 		t.Fatalf("RunScorePlugins: %v", status)
@@ -173,4 +178,33 @@ func nodeInfos(nodes []*v1.Node) []fwk.NodeInfo {
 		out = append(out, nodeInfo(n))
 	}
 	return out
+}
+
+// TestReleaseRecordedOnDelete checks that the pod delete handler records a release only for a
+// granted (Running) placeholder leaving its exporter.
+func TestReleaseRecordedOnDelete(t *testing.T) {
+	tests := []struct {
+		name         string
+		deleted      any
+		wantReleased bool
+	}{
+		{"granted placeholder", placeholder("a").Node("e1").Phase(v1.PodRunning).Obj(), true},
+		{"granted placeholder, tombstone", cache.DeletedFinalStateUnknown{Key: "lab/lease-a", Obj: placeholder("a").Node("e1").Phase(v1.PodRunning).Obj()}, true},
+		{"bound, never accepted", placeholder("a").Node("e1").Obj(), false},
+		{"refused by the node agent", placeholder("a").Node("e1").Phase(v1.PodFailed).Obj(), false},
+		{"not a placeholder", plainPod("web").Node("e1").Phase(v1.PodRunning).Obj(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			env.plugin.onPodDelete(tt.deleted)
+			at, released := env.plugin.releases.lastRelease("e1")
+			if released != tt.wantReleased {
+				t.Fatalf("released = %v, want %v", released, tt.wantReleased)
+			}
+			if released && at != t0.UnixMilli() {
+				t.Errorf("released at %d, want %d (the plugin's clock)", at, t0.UnixMilli())
+			}
+		})
+	}
 }

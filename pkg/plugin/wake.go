@@ -304,7 +304,8 @@ func (pl *Exporter) boundLocked(logger klog.Logger, bound *v1.Pod, now time.Time
 	return pl.wakeLeftLocked(logger, left, now)
 }
 
-// onPodDelete handles the deletion of a woken lease that is still waiting: its exporter would
+// onPodDelete records the release of an exporter whose granted placeholder left (for Score),
+// and handles the deletion of a woken lease that is still waiting: its exporter would
 // stay free, because kube-scheduler runs no queueing hint when an unscheduled pod is deleted
 // (UnscheduledPod/Delete is only a metrics label in 1.37). The next lease is woken through the
 // queue's Activate, which moves it to the active queue. Bound placeholders are left to the
@@ -322,6 +323,9 @@ func (pl *Exporter) onPodDelete(obj interface{}) {
 	}
 	if !isPlaceholder(pod) {
 		return
+	}
+	if pod.Spec.NodeName != "" && pod.Status.Phase == v1.PodRunning {
+		pl.releases.record(pod.Spec.NodeName, pl.clock.Now())
 	}
 	next, err := pl.wokenPodDeleted(pod)
 	if err != nil {

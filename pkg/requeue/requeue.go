@@ -17,13 +17,19 @@ const (
 	maxDelay  = 10 * time.Second
 )
 
-// OnConflict wraps a reconciler so that a conflict requeues the request (with the controller's
-// back-off) instead of surfacing as an error.
+// ConflictRetryDelay is how long a request waits after a conflict. A conflict almost always
+// means the cache had not yet caught up with a write, which takes milliseconds; a fixed delay
+// (rather than the per-object exponential back-off) keeps a busy object, which may conflict
+// many times in a row while others write it, from being pushed seconds out.
+const ConflictRetryDelay = 10 * time.Millisecond
+
+// OnConflict wraps a reconciler so that a conflict requeues the request after
+// ConflictRetryDelay instead of surfacing as an error.
 func OnConflict(r reconcile.Reconciler) reconcile.Reconciler {
 	return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		result, err := r.Reconcile(ctx, req)
 		if apierrors.IsConflict(err) {
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: ConflictRetryDelay}, nil
 		}
 		return result, err
 	})

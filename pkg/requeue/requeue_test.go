@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,11 +19,11 @@ func TestOnConflict(t *testing.T) {
 		name        string
 		err         error
 		wantErr     error
-		wantRequeue bool
+		wantRequeue time.Duration
 	}{
-		{"wrapped conflict requeues quietly", conflictErr, nil, true},
-		{"other errors pass", other, other, false},
-		{"success passes", nil, nil, false},
+		{"wrapped conflict requeues quietly after a fixed delay", conflictErr, nil, ConflictRetryDelay},
+		{"other errors pass", other, other, 0},
+		{"success passes", nil, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -30,8 +31,8 @@ func TestOnConflict(t *testing.T) {
 				return reconcile.Result{}, tt.err
 			}))
 			res, err := r.Reconcile(context.Background(), reconcile.Request{})
-			if !errors.Is(err, tt.wantErr) || res.Requeue != tt.wantRequeue { //nolint:staticcheck // Requeue is what we set
-				t.Errorf("got (%+v, %v), want requeue=%v err=%v", res, err, tt.wantRequeue, tt.wantErr)
+			if !errors.Is(err, tt.wantErr) || res.RequeueAfter != tt.wantRequeue {
+				t.Errorf("got (%+v, %v), want requeueAfter=%v err=%v", res, err, tt.wantRequeue, tt.wantErr)
 			}
 		})
 	}

@@ -83,9 +83,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	released := exporter.Status.LeaseRef != nil && holder == ""
-
-	node, err := r.ensureNode(ctx, exporter, nodeName, online, released, now)
+	node, err := r.ensureNode(ctx, exporter, nodeName, online, now)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -165,7 +163,7 @@ func (r *Reconciler) holder(ctx context.Context, nodeName string) (string, error
 }
 
 // ensureNode creates or updates the virtual node: metadata and spec first, then status.
-func (r *Reconciler) ensureNode(ctx context.Context, exporter *jumpstarterv1alpha1.Exporter, nodeName string, online, released bool, now time.Time) (*corev1.Node, error) {
+func (r *Reconciler) ensureNode(ctx context.Context, exporter *jumpstarterv1alpha1.Exporter, nodeName string, online bool, now time.Time) (*corev1.Node, error) {
 	node := &corev1.Node{}
 	err := r.Client.Get(ctx, types.NamespacedName{Name: nodeName}, node)
 	switch {
@@ -184,13 +182,6 @@ func (r *Reconciler) ensureNode(ctx context.Context, exporter *jumpstarterv1alph
 		base := node.DeepCopy()
 		changed := syncLabels(node, desiredLabels(exporter, nodeName))
 		changed = ensureTaint(node) || changed
-		if released {
-			if node.Annotations == nil {
-				node.Annotations = map[string]string{}
-			}
-			node.Annotations[jumpstarterv1alpha1.AnnotationLastReleased] = now.UTC().Format(time.RFC3339Nano)
-			changed = true
-		}
 		if changed {
 			if err := r.Client.Patch(ctx, node, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 				return nil, fmt.Errorf("update node %s: %w", nodeName, err)
