@@ -20,12 +20,16 @@ type burst struct {
 	// seen is Ready seen minus status.beginTime: the grant's status write plus the watch's
 	// delivery to this client, a part of every other figure.
 	seenP50, seenP99 time.Duration
+	// The same two measures from the controller's own stamps (status.beginTime and
+	// status.endTime), without the watch's delivery to this process.
+	stampLateP50, stampLateP99         time.Duration
+	stampHandOverP50, stampHandOverP99 time.Duration
 }
 
 // measureBurst works on what was seen, complete or not.
 func measureBurst(h map[string]support.LeaseHistory, names []string, first time.Time, d time.Duration) burst {
 	m := burst{leases: len(names)}
-	var late, seen []time.Duration
+	var late, seen, stampLate []time.Duration
 	var lastGrant, lastEnd time.Time
 	for _, n := range names {
 		lh := h[n]
@@ -41,6 +45,9 @@ func measureBurst(h map[string]support.LeaseHistory, names []string, first time.
 			lastEnd = later(lastEnd, lh.Ended)
 			if !lh.EndTime.IsZero() {
 				late = append(late, lh.Ended.Sub(lh.EndTime))
+				if !lh.EndStamp.IsZero() {
+					stampLate = append(stampLate, lh.EndStamp.Sub(lh.EndTime))
+				}
 			}
 		}
 	}
@@ -51,6 +58,9 @@ func measureBurst(h map[string]support.LeaseHistory, names []string, first time.
 		m.allEnded = lastEnd.Sub(first)
 	}
 	gaps := handOvers(h)
+	stampGaps := stampHandOvers(h)
+	m.stampLateP50, m.stampLateP99 = percentile(stampLate, 0.5), percentile(stampLate, 0.99)
+	m.stampHandOverP50, m.stampHandOverP99 = percentile(stampGaps, 0.5), percentile(stampGaps, 0.99)
 	m.lateP50, m.lateP99 = percentile(late, 0.5), percentile(late, 0.99)
 	m.handOverP50, m.handOverP99 = percentile(gaps, 0.5), percentile(gaps, 0.99)
 	m.seenP50, m.seenP99 = percentile(seen, 0.5), percentile(seen, 0.99)
@@ -106,6 +116,8 @@ func (m burst) report(b *testing.B, results *table, scenario, desc string, ideal
 		handOverTarget = below(m.handOverP99, t.handOverP99)
 	}
 	results.add(scenario, "hand-over under load p99", human(m.handOverP99), handOverTarget)
+	results.add(scenario, "controller stamps: status.endTime − due p50 / p99", human(m.stampLateP50)+" / "+human(m.stampLateP99), "—")
+	results.add(scenario, "controller stamps: next status.beginTime − previous status.endTime p50 / p99", human(m.stampHandOverP50)+" / "+human(m.stampHandOverP99), "—")
 
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(m.grantRate, "grants/s")

@@ -34,7 +34,11 @@
 // Every figure comes from watch events: one support.Recorder per scenario watches all leases of
 // the namespace and stamps each event with the local clock when the client has decoded it. The
 // figures therefore include the apiserver's watch fan-out and this client's own decoding, just
-// as a real client would see them; nothing is polled. The benchmark process runs on the same
+// as a real client would see them; nothing is polled. Under load the apiserver may drop this
+// client's watch when it falls behind (the recorder resumes it and counts the resumptions), which
+// delays what it sees; so load and scale also report end lateness and hand-over from the
+// controller's own stamps in the lease status (status.endTime minus the due time; next
+// status.beginTime minus the previous status.endTime), which the watch cannot distort. The benchmark process runs on the same
 // machine as the lab, so on a small machine its own work (creating leases, decoding events)
 // competes with what it measures. /proc tick counts are read as USER_HZ = 100, as on every
 // common Linux architecture.

@@ -162,6 +162,27 @@ func handOvers(h map[string]support.LeaseHistory) []time.Duration {
 	return gaps
 }
 
+// stampHandOvers is handOvers by the controller's own stamps: per exporter, status.endTime of
+// one lease to status.beginTime of the next.
+func stampHandOvers(h map[string]support.LeaseHistory) []time.Duration {
+	byExporter := map[string][]support.LeaseHistory{}
+	for _, lh := range h {
+		if !lh.BeginStamp.IsZero() {
+			byExporter[lh.Exporter] = append(byExporter[lh.Exporter], lh)
+		}
+	}
+	var gaps []time.Duration
+	for _, hs := range byExporter {
+		slices.SortFunc(hs, func(a, b support.LeaseHistory) int { return a.BeginStamp.Compare(b.BeginStamp) })
+		for i := 1; i < len(hs); i++ {
+			if !hs[i-1].EndStamp.IsZero() {
+				gaps = append(gaps, hs[i].BeginStamp.Sub(hs[i-1].EndStamp))
+			}
+		}
+	}
+	return gaps
+}
+
 // lastOf is the latest of one time of the named leases.
 func lastOf(h map[string]support.LeaseHistory, names []string, at func(support.LeaseHistory) time.Time) time.Time {
 	var last time.Time

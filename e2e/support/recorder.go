@@ -21,6 +21,10 @@ type LeaseHistory struct {
 	Granted   time.Time // first Ready=True
 	Ended     time.Time // first ended=true
 	EndTime   time.Time // when the lease was due to end (granted + duration, from status)
+	// BeginStamp and EndStamp are status.beginTime and status.endTime: when the controller
+	// granted and ended the lease by its own clock, free of the watch's delivery delay.
+	BeginStamp time.Time
+	EndStamp   time.Time
 	Exporter  string
 	Grants    int // times the lease went into Ready=True; more than one is a double grant
 	EndReason string
@@ -179,12 +183,18 @@ func (r *Recorder) observe(l *jumpstarterv1alpha1.Lease, at time.Time) {
 			r.violations = append(r.violations, fmt.Sprintf("exporter %s granted to %s while %s held it", h.Exporter, l.Name, other))
 		}
 		r.holder[h.Exporter] = l.Name
-		if l.Spec.Duration != nil && l.Status.BeginTime != nil {
-			h.EndTime = l.Status.BeginTime.Add(l.Spec.Duration.Duration)
+		if l.Status.BeginTime != nil {
+			h.BeginStamp = l.Status.BeginTime.Time
+			if l.Spec.Duration != nil {
+				h.EndTime = l.Status.BeginTime.Add(l.Spec.Duration.Duration)
+			}
 		}
 	}
 	if l.Status.Ended && h.Ended.IsZero() {
 		h.Ended = at
+		if l.Status.EndTime != nil {
+			h.EndStamp = l.Status.EndTime.Time
+		}
 		for _, c := range l.Status.Conditions {
 			if c.Type != jumpstarterv1alpha1.LeaseConditionPending {
 				h.EndReason = c.Reason
