@@ -64,7 +64,10 @@ func cacheOptions() (cache.Options, error) {
 }
 
 // NewManager builds the manager with every reconciler registered.
-func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 	scheme, err := NewScheme()
@@ -139,6 +142,9 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			return nil, fmt.Errorf("set up %s credential reconciler: %w", kind, err)
 		}
 	}
+	if err := addGRPCServer(ctx, mgr, opts, store, verifier); err != nil {
+		return nil, err
+	}
 	return mgr, nil
 }
 
@@ -160,7 +166,7 @@ func signingKey(mgr ctrl.Manager, opts Options) (*ecdsa.PrivateKey, error) {
 
 // Run starts the manager and blocks until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
-	mgr, err := NewManager(cfg, opts)
+	mgr, err := NewManager(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}

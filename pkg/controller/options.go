@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"jumpstarter.dev/service/pkg/auth/routertoken"
 	"jumpstarter.dev/service/pkg/auth/token"
 	"jumpstarter.dev/service/pkg/lease"
 	"jumpstarter.dev/service/pkg/virtualnode"
@@ -37,7 +40,27 @@ type Options struct {
 	TokenLifetime time.Duration
 	// TokenSigningKeyFile is a PEM P-256 private key; empty: the key Secret in Namespace.
 	TokenSigningKeyFile string
+
+	// GRPCBindAddress is where the gRPC services listen (every replica serves); empty
+	// disables them. TLS is mandatory (wire contract §3.1): GRPCTLSCertFile and
+	// GRPCTLSKeyFile are the PEM serving certificate and key, reloaded when they change.
+	GRPCBindAddress string
+	GRPCTLSCertFile string
+	GRPCTLSKeyFile  string
+	// AuthConfigFile is an optional apiserver AuthenticationConfiguration whose JWT
+	// authenticators admit external OIDC identities.
+	AuthConfigFile string
+	// RoutersConfigFile optionally lists the routers the controller hands out for Dial;
+	// RouterEndpoint names a single router instead.
+	RoutersConfigFile string
+	RouterEndpoint    string
+	// RouterKeyFile is the secret the controller signs router tokens with and the routers
+	// verify them with; empty: the router key Secret in Namespace.
+	RouterKeyFile string
 }
+
+// DefaultGRPCBindAddress is the reference controller's gRPC listener (wire contract §1.4).
+const DefaultGRPCBindAddress = ":8082"
 
 // DefaultNamespace is the controller's namespace when nothing else names it (config/manager).
 const DefaultNamespace = "jumpstarter-system"
@@ -74,7 +97,23 @@ func DefaultOptions() Options {
 		GRPCEndpoint:      os.Getenv(EnvGRPCEndpoint),
 		TokenIssuer:       token.DefaultIssuer,
 		TokenLifetime:     token.DefaultLifetime,
+		GRPCBindAddress:   DefaultGRPCBindAddress,
 	}
+}
+
+// Validate checks combinations of flags: a gRPC listener needs its certificate and key.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.GRPCBindAddress != "" && (o.GRPCTLSCertFile == "" || o.GRPCTLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("--grpc-bind-address %q needs --grpc-tls-cert-file and --grpc-tls-key-file: Jumpstarter clients only speak TLS (set --grpc-bind-address= to disable gRPC)", o.GRPCBindAddress))
+	}
+	if o.RoutersConfigFile != "" && o.RouterEndpoint != "" {
+		errs = append(errs, errors.New("--routers-config-file and --router-endpoint exclude each other"))
+	}
+	if (o.GRPCTLSCertFile == "") != (o.GRPCTLSKeyFile == "") {
+		errs = append(errs, errors.New("--grpc-tls-cert-file and --grpc-tls-key-file go together"))
+	}
+	return errors.Join(errs...)
 }
 
 // AddFlags binds the options to flags.
@@ -93,4 +132,11 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TokenIssuer, "token-issuer", o.TokenIssuer, "iss claim of the tokens the controller issues")
 	fs.DurationVar(&o.TokenLifetime, "token-lifetime", o.TokenLifetime, "lifetime of the tokens the controller issues")
 	fs.StringVar(&o.TokenSigningKeyFile, "token-signing-key-file", o.TokenSigningKeyFile, "PEM P-256 private key that signs tokens (default: Secret "+token.SigningKeySecretName+" in the controller's namespace, created if missing)")
+	fs.StringVar(&o.GRPCBindAddress, "grpc-bind-address", o.GRPCBindAddress, "address of the gRPC services (ControllerService, ClientService), served by every replica; empty disables them")
+	fs.StringVar(&o.GRPCTLSCertFile, "grpc-tls-cert-file", o.GRPCTLSCertFile, "PEM serving certificate (with its chain) of the gRPC services; reloaded when it changes")
+	fs.StringVar(&o.GRPCTLSKeyFile, "grpc-tls-key-file", o.GRPCTLSKeyFile, "PEM private key of --grpc-tls-cert-file")
+	fs.StringVar(&o.AuthConfigFile, "auth-config-file", o.AuthConfigFile, "apiserver AuthenticationConfiguration (apiserver.config.k8s.io) whose JWT authenticators admit external OIDC users (optional)")
+	fs.StringVar(&o.RoutersConfigFile, "routers-config-file", o.RoutersConfigFile, "YAML map of the routers that carry Dial traffic: name -> {endpoint, labels}")
+	fs.StringVar(&o.RouterEndpoint, "router-endpoint", o.RouterEndpoint, "host:port of the single router, when there is no --routers-config-file")
+	fs.StringVar(&o.RouterKeyFile, "router-key-file", o.RouterKeyFile, "secret shared with the routers to sign their tokens (default: Secret "+routertoken.KeySecretName+" in the controller's namespace, created if missing)")
 }

@@ -1,7 +1,10 @@
 package controller
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -48,5 +51,57 @@ func TestCacheKeepsCredentialSecretsOnly(t *testing.T) {
 	}
 	if !selector.Matches(labels.Set{jumpstarterv1alpha1.LabelCredential: "true"}) || selector.Matches(labels.Set{}) {
 		t.Errorf("secret selector %s", selector)
+	}
+}
+
+func TestValidateGRPCFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // substring of the error; empty: valid
+	}{
+		{name: "default listener without a certificate", want: `--grpc-bind-address ":8082" needs --grpc-tls-cert-file and --grpc-tls-key-file`},
+		{name: "gRPC disabled", args: []string{"--grpc-bind-address="}},
+		{name: "certificate and key", args: []string{"--grpc-tls-cert-file=tls.crt", "--grpc-tls-key-file=tls.key"}},
+		{name: "other address", args: []string{"--grpc-bind-address=127.0.0.1:9000", "--grpc-tls-cert-file=tls.crt", "--grpc-tls-key-file=tls.key"}},
+		{name: "certificate without key", args: []string{"--grpc-tls-cert-file=tls.crt"}, want: "needs --grpc-tls-cert-file and --grpc-tls-key-file"},
+		{name: "key without certificate, gRPC disabled", args: []string{"--grpc-bind-address=", "--grpc-tls-key-file=tls.key"}, want: "go together"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := DefaultOptions()
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			opts.AddFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := opts.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestGRPCFlags(t *testing.T) {
+	opts := DefaultOptions()
+	if opts.GRPCBindAddress != DefaultGRPCBindAddress {
+		t.Errorf("default bind address %q, want %q", opts.GRPCBindAddress, DefaultGRPCBindAddress)
+	}
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	opts.AddFlags(fs)
+	if err := fs.Parse([]string{
+		"--grpc-bind-address=127.0.0.1:1234", "--grpc-tls-cert-file=/c", "--grpc-tls-key-file=/k",
+		"--auth-config-file=/auth.yaml", "--routers-config-file=/routers.yaml", "--grpc-endpoint=127.0.0.1:1234",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := [...]string{"127.0.0.1:1234", "/c", "/k", "/auth.yaml", "/routers.yaml", "127.0.0.1:1234"}
+	got := [...]string{opts.GRPCBindAddress, opts.GRPCTLSCertFile, opts.GRPCTLSKeyFile, opts.AuthConfigFile, opts.RoutersConfigFile, opts.GRPCEndpoint}
+	if got != want {
+		t.Errorf("parsed %v, want %v", got, want)
 	}
 }

@@ -66,15 +66,15 @@ const (
 
 // labPorts are the ports picked for a lab, by component and role.
 type labPorts struct {
-	etcdClient, etcdPeer, apiserver, kcm, scheduler, controllerHealth int
+	etcdClient, etcdPeer, apiserver, kcm, scheduler, controllerHealth, controllerGRPC int
 }
 
 func pickPorts() (labPorts, error) {
-	p, err := FreePorts(6)
+	p, err := FreePorts(7)
 	if err != nil {
 		return labPorts{}, err
 	}
-	return labPorts{p[0], p[1], p[2], p[3], p[4], p[5]}, nil
+	return labPorts{p[0], p[1], p[2], p[3], p[4], p[5], p[6]}, nil
 }
 
 // componentPlan is how to run one component.
@@ -177,7 +177,8 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 			"--health-probe-bind-address=" + hostPort(ports.controllerHealth),
 			"--metrics-bind-address=0",
 		}
-		c.Ports = map[string]int{"health": ports.controllerHealth}
+		c.Args = append(c.Args, grpcArgs(dir, ports.controllerGRPC)...)
+		c.Ports = map[string]int{"health": ports.controllerHealth, portGRPC: ports.controllerGRPC}
 		c.ReadyURL = "http://" + hostPort(ports.controllerHealth) + "/readyz"
 		plan.ours = true
 		c.ReadyTimeout = controllerReadyTimeout

@@ -6,7 +6,8 @@
 // say) never collide. Everything a lab owns lives in one directory:
 //
 //	DIR/ca.crt                 the lab CA (also used for the service's gRPC certificates)
-//	DIR/pki/                   CA key, serving and client certificates, service-account keys
+//	DIR/pki/                   CA key, serving and client certificates, service-account keys;
+//	                           controller-grpc.{crt,key} serve the controller's gRPC listener
 //	DIR/kubeconfig             admin kubeconfig (system:masters)
 //	DIR/<component>.kubeconfig kubeconfigs of kube-controller-manager, scheduler and controller
 //	DIR/etcd/                  etcd data
@@ -14,8 +15,14 @@
 //	DIR/state.json             ports, PIDs, command lines: what Attach and "lab down" read
 //
 // Once the apiserver is ready the lab applies the CRDs (config/crd/bases), the controller's
-// generated ClusterRole (config/rbac/role.yaml) and its own bindings (see labBindings), and it
-// waits for kube-controller-manager to create the default ServiceAccount before it goes on.
+// generated ClusterRole (config/rbac/role.yaml) and its own bindings (see labBindings), creates
+// the demo namespace with the CA in ConfigMap jumpstarter-service-ca-cert (where `jmpctl admin
+// create` reads it), and it waits for kube-controller-manager to create the default
+// ServiceAccount before it goes on.
+//
+// The controller serves gRPC on 127.0.0.1 at a free port, with a certificate of the lab CA for
+// 127.0.0.1 and localhost, and advertises that address (GRPCEndpoint) in the status of Clients
+// and Exporters: a config file with tls.ca = DIR/ca.crt reaches it.
 //
 // Processes run in their own process groups and are not tied to the process that started them:
 // Start returns once everything is ready, and Stop (or Attach followed by Stop, from another

@@ -143,6 +143,9 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 			if err := installManifests(ctx, l.restConfig, s.ConfigDir); err != nil {
 				return nil, err
 			}
+			if err := publishDemoCA(ctx, l.restConfig, s.Dir); err != nil {
+				return nil, err
+			}
 		case KubeControllerManager:
 			if err := waitControllerManagerWorking(ctx, l.restConfig, c); err != nil {
 				return nil, err
@@ -511,6 +514,9 @@ func (l *Lab) Summary() string {
 	fmt.Fprintf(&b, "Lab is up in %s (kube-apiserver %s)\n", l.state.Dir, l.APIServerURL())
 	for _, c := range l.Components() {
 		fmt.Fprintf(&b, "  %-24s pid %-7d log %s\n", c.Name, c.PID, c.Log)
+	}
+	if endpoint := l.GRPCEndpoint(); endpoint != "" {
+		fmt.Fprintf(&b, "gRPC endpoint: %s (CA %s)\n", endpoint, l.CACertPath())
 	}
 	fmt.Fprintf(&b, "Kubeconfig: %s\n", l.KubeconfigPath())
 	fmt.Fprintf(&b, "  export KUBECONFIG=%s\n", l.KubeconfigPath())

@@ -70,6 +70,28 @@ func TestLabStartStop(t *testing.T) {
 		}
 	}
 
+	// The demo namespace has the CA for `jmpctl admin create`, and PublishCA puts it elsewhere.
+	caPEM, err := os.ReadFile(l.CACertPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caJSONPath := "jsonpath={.data.ca\\.crt}"
+	if out, err := l.Kubectl(ctx, "get", "configmap", "jumpstarter-service-ca-cert", "-n", "lab", "-o", caJSONPath); err != nil || out != string(caPEM) {
+		t.Errorf("CA ConfigMap in namespace lab: %q, %v; want the lab CA", out, err)
+	}
+	if _, err := l.Kubectl(ctx, "create", "namespace", "ca-test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PublishCA(ctx, "ca-test"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l.Kubectl(ctx, "get", "configmap", "jumpstarter-service-ca-cert", "-n", "ca-test", "-o", caJSONPath); err != nil || out != string(caPEM) {
+		t.Errorf("CA ConfigMap in namespace ca-test: %q, %v; want the lab CA", out, err)
+	}
+	if slices.Contains(components, Controller) && !strings.HasPrefix(l.GRPCEndpoint(), "127.0.0.1:") {
+		t.Errorf("GRPCEndpoint() = %q, want 127.0.0.1:PORT", l.GRPCEndpoint())
+	}
+
 	// A dry run validates without persisting.
 	dryRun := filepath.Join(t.TempDir(), "dry-run.yaml")
 	if err := os.WriteFile(dryRun, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry-run}\ndata: {a: b}\n"), 0o644); err != nil {

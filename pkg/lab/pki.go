@@ -195,6 +195,7 @@ var labCerts = []certPair{
 	{name: "kube-controller-manager", cn: KubeControllerManagerUser},
 	{name: "scheduler", cn: KubeSchedulerUser},
 	{name: "controller", cn: ControllerUser},
+	{name: controllerGRPCCert, cn: "jumpstarter-controller", serverSANs: ControllerGRPCSANs},
 }
 
 // pkiPaths are the files of a lab's PKI.

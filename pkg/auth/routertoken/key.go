@@ -1,0 +1,100 @@
+package routertoken
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const (
+	// KeySecretName is the Secret in the controller's namespace that holds the shared key when
+	// no key file is given. Routers mount the same Secret.
+	KeySecretName = "jumpstarter-router-key"
+	// KeySecretKey is the Secret's data key of the shared key.
+	KeySecretKey = "key"
+	// MinKeySize is the shortest key accepted, in bytes: HS256 needs at least 256 bits.
+	MinKeySize = 32
+	// generatedKeySize is the entropy of a generated key, in bytes: enough for HS512, which
+	// routers accept too.
+	generatedKeySize = 64
+)
+
+// GenerateKey makes a new shared key: random bytes in unpadded base64url, so that the same
+// value works as a file, a Secret value and an environment variable.
+func GenerateKey() ([]byte, error) {
+	raw := make([]byte, generatedKeySize)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("generate router key: %w", err)
+	}
+	return []byte(base64.RawURLEncoding.EncodeToString(raw)), nil
+}
+
+// LoadKeyFile reads the shared key from a file. Trailing line breaks and spaces are not part
+// of the key: files written by editors and `echo` end with one.
+func LoadKeyFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read router key: %w", err)
+	}
+	key := bytes.TrimRight(data, " \t\r\n")
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("router key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// LoadOrCreateKeySecret reads the shared key from the Secret KeySecretName in namespace,
+// creating the Secret with a fresh key if there is none. Replicas starting together race to
+// create it; the loser reads the winner's key. reader should be uncached (the manager's API
+// reader): the controller's Secret cache holds credential Secrets only.
+func LoadOrCreateKeySecret(ctx context.Context, reader client.Reader, writer client.Writer, namespace string) ([]byte, error) {
+	name := types.NamespacedName{Namespace: namespace, Name: KeySecretName}
+	secret := &corev1.Secret{}
+	err := reader.Get(ctx, name, secret)
+	if apierrors.IsNotFound(err) {
+		fresh, genErr := GenerateKey()
+		if genErr != nil {
+			return nil, genErr
+		}
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: KeySecretName},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{KeySecretKey: fresh},
+		}
+		err = writer.Create(ctx, secret)
+		switch {
+		case err == nil:
+			klog.FromContext(ctx).Info("Created router key", "secret", klog.KObj(secret))
+			return fresh, nil
+		case apierrors.IsAlreadyExists(err):
+			err = reader.Get(ctx, name, secret)
+		default:
+			return nil, fmt.Errorf("create secret %s: %w", name, err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get secret %s: %w", name, err)
+	}
+	key := secret.Data[KeySecretKey]
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("secret %s key %s: %w", name, KeySecretKey, err)
+	}
+	return key, nil
+}
+
+func checkKey(key []byte) error {
+	if len(key) < MinKeySize {
+		return fmt.Errorf("router key is %d bytes, want at least %d", len(key), MinKeySize)
+	}
+	return nil
+}

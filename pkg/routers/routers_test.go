@@ -1,0 +1,121 @@
+package routers
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		want    []string // names in order
+		wantErr string
+	}{
+		{"empty", "", nil, ""},
+		{"two", "b:\n  endpoint: b.example:8083\na:\n  endpoint: 10.0.0.1:443\n  labels: {site: a}\n", []string{"a", "b"}, ""},
+		{"IPv6", "v6:\n  endpoint: \"[::1]:8083\"\n", []string{"v6"}, ""},
+		{"unknown field", "a:\n  endpiont: a:1\n", nil, "endpiont"},
+		{"no endpoint", "a:\n  labels: {site: a}\n", nil, `routers["a"].endpoint`},
+		{"no port", "a:\n  endpoint: a.example\n", nil, `routers["a"].endpoint`},
+		{"scheme", "a:\n  endpoint: https://a.example:443\n", nil, `routers["a"].endpoint`},
+		{"bad port", "a:\n  endpoint: a.example:http\n", nil, "port must be a number"},
+		{"empty host", "a:\n  endpoint: \":8083\"\n", nil, "empty host"},
+		{"bad label key", "a:\n  endpoint: a:1\n  labels: {\"-x\": y}\n", nil, `routers["a"].labels: key "-x"`},
+		{"bad label value", "a:\n  endpoint: a:1\n  labels: {x: \"a b\"}\n", nil, `routers["a"].labels["x"]`},
+		{"not a map", "- a\n", nil, "parse router config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			table, err := Parse([]byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Parse error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, r := range table.Routers() {
+				names = append(names, r.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("routers = %v, want %v", names, tt.want)
+			}
+		})
+	}
+}
+
+func TestPick(t *testing.T) {
+	table, err := New(map[string]Entry{
+		"default": {Endpoint: "default:1"},
+		"zz":      {Endpoint: "zz:1"},
+		"site-a":  {Endpoint: "a:1", Labels: map[string]string{"site": "a"}},
+		"site-b":  {Endpoint: "b:1", Labels: map[string]string{"site": "b"}},
+		"exact":   {Endpoint: "exact:1", Labels: map[string]string{"site": "c", "board": "rpi4", "room": "1"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		exporter map[string]string
+		want     string
+	}{
+		{"no labels: every score 0, unlabelled routers first, then name", nil, "default"},
+		{"contract score: router holds every exporter label", map[string]string{"site": "c", "board": "rpi4"}, "exact"},
+		{"site label with more exporter labels: tie broken by affinity", map[string]string{"site": "b", "board": "rpi4", "jumpstarter.dev/name": "x"}, "site-b"},
+		{"unknown site: unlabelled router", map[string]string{"site": "q", "board": "rpi4"}, "default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 20 { // map order must not matter
+				got, err := table.Pick(tt.exporter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Name != tt.want {
+					t.Fatalf("Pick(%v) = %s, want %s", tt.exporter, got.Name, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestPickSingleAndNone(t *testing.T) {
+	single, err := Single("router.example:8083")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := single.Pick(map[string]string{"site": "anything"})
+	if err != nil || got.Endpoint != "router.example:8083" {
+		t.Errorf("single Pick = %+v, %v", got, err)
+	}
+	for _, table := range []*Table{nil, {}} {
+		if _, err := table.Pick(nil); !errors.Is(err, ErrNoRouter) || err.Error() != "no router available" {
+			t.Errorf("empty Pick error = %v, want %q", err, "no router available")
+		}
+	}
+	if _, err := Single("no-port"); err == nil {
+		t.Error("Single accepted an endpoint without a port")
+	}
+}
+
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "routers.yaml")
+	if err := os.WriteFile(path, []byte("default:\n  endpoint: r:8083\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	table, err := Load(path)
+	if err != nil || len(table.Routers()) != 1 {
+		t.Fatalf("Load = %v, %v", table, err)
+	}
+	if _, err := Load(path + ".missing"); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+}
