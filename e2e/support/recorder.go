@@ -16,18 +16,18 @@ import (
 
 // LeaseHistory is what a Recorder saw of one lease, in local wall-clock time of the watch.
 type LeaseHistory struct {
-	Name      string
-	Created   time.Time // when the lease first appeared in the watch
-	Granted   time.Time // first Ready=True
-	Ended     time.Time // first ended=true
-	EndTime   time.Time // when the lease was due to end (granted + duration, from status)
+	Name    string
+	Created time.Time // when the lease first appeared in the watch
+	Granted time.Time // first Ready=True
+	Ended   time.Time // first ended=true
+	EndTime time.Time // when the lease was due to end (granted + duration, from status)
 	// BeginStamp and EndStamp are status.beginTime and status.endTime: when the controller
 	// granted and ended the lease by its own clock, free of the watch's delivery delay.
 	BeginStamp time.Time
 	EndStamp   time.Time
-	Exporter  string
-	Grants    int // times the lease went into Ready=True; more than one is a double grant
-	EndReason string
+	Exporter   string
+	Grants     int // times the lease went into Ready=True; more than one is a double grant
+	EndReason  string
 }
 
 // Recorder watches every lease of a namespace and checks, event by event, that no exporter is
