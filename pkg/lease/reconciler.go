@@ -107,7 +107,7 @@ func lost(reason, message string) outcome {
 // whileActive keeps a granted lease until its end time, and ends it if its placeholder is gone.
 func (r *Reconciler) whileActive(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
 	if pod != nil && pod.DeletionTimestamp.IsZero() && pod.Status.Phase == corev1.PodRunning {
-		return requeueAt(endTime(lease), now), nil
+		return requeueUrgentlyAt(endTime(lease), now), nil
 	}
 	return r.end(ctx, lease, r.whyLost(ctx, lease, pod))
 }
@@ -276,7 +276,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	}
 	r.Recorder.Eventf(lease, pod, corev1.EventTypeNormal, EventGranted, "Grant", "exporter %s granted", exporter)
 	klog.FromContext(ctx).V(2).Info("Lease granted", "lease", klog.KObj(lease), "exporter", exporter)
-	return requeueAt(endTime(lease), now), nil
+	return requeueUrgentlyAt(endTime(lease), now), nil
 }
 
 // end ends the lease: status first (so nothing grants it again), then the pod (which frees the
@@ -354,6 +354,15 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, lease *jumpstarterv1
 		return fmt.Errorf("update status of lease %s: %w", klog.KObj(lease), err)
 	}
 	return nil
+}
+
+// requeueUrgentlyAt is requeueAt for an end time: the expiry goes ahead of routine work.
+func requeueUrgentlyAt(at, now time.Time) reconcile.Result {
+	result := requeueAt(at, now)
+	if !result.IsZero() {
+		result.Priority = ptr.To(UrgentPriority)
+	}
+	return result
 }
 
 func requeueAt(at, now time.Time) reconcile.Result {

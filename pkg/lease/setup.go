@@ -6,10 +6,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -27,24 +31,64 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("lease").
 		For(&jumpstarterv1alpha1.Lease{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&corev1.Pod{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: placeholderOutcomeChanged})).
+		Watches(&corev1.Pod{}, placeholderEvents()).
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
 		WithOptions(requeue.ControllerOptions(cmp.Or(maxConcurrent, DefaultMaxConcurrentReconciles))).
 		Complete(requeue.OnConflict(r))
 }
 
+// UrgentPriority is the work-queue priority of the reconciles that decide a grant or an end:
+// a placeholder accepted or gone, and an active lease reaching its end time. Under load, when
+// hundreds of new leases wait to be queued (priority 0), these go first, so that leases end on
+// time and a freed exporter passes to the next lease without waiting behind the backlog.
+const UrgentPriority = 10
+
+// placeholderEvents wakes the lease that controls a placeholder pod: at once (UrgentPriority)
+// when the node agent accepted or refused it or it is going away, at the default priority when
+// it appears. The scheduler's own writes (the binding, PodScheduled conditions) change nothing
+// the lease acts on (the grant waits for the node agent), so they wake nothing.
+func placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueueOwner(q, e.Object, 0)
+		},
+		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if placeholderOutcomeChanged(e.ObjectOld, e.ObjectNew) {
+				enqueueOwner(q, e.ObjectNew, UrgentPriority)
+			}
+		},
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueueOwner(q, e.Object, UrgentPriority)
+		},
+	}
+}
+
 // placeholderOutcomeChanged: the node agent accepted or refused the placeholder, or its
-// deletion began. The scheduler's own writes (the binding, PodScheduled conditions) change
-// nothing the lease acts on; the grant waits for the node agent.
-func placeholderOutcomeChanged(e event.UpdateEvent) bool {
-	oldPod, okOld := e.ObjectOld.(*corev1.Pod)
-	newPod, okNew := e.ObjectNew.(*corev1.Pod)
+// deletion began.
+func placeholderOutcomeChanged(oldObj, newObj client.Object) bool {
+	oldPod, okOld := oldObj.(*corev1.Pod)
+	newPod, okNew := newObj.(*corev1.Pod)
 	if !okOld || !okNew {
 		return true
 	}
 	return oldPod.Status.Phase != newPod.Status.Phase ||
 		oldPod.DeletionTimestamp.IsZero() != newPod.DeletionTimestamp.IsZero()
+}
+
+// enqueueOwner adds the lease that controls pod, with the given priority when the queue has
+// priorities (controller-runtime's default queue does).
+func enqueueOwner(q workqueue.TypedRateLimitingInterface[reconcile.Request], pod client.Object, priority int) {
+	owner := metav1.GetControllerOf(pod)
+	if owner == nil || owner.Kind != "Lease" || owner.APIVersion != jumpstarterv1alpha1.GroupVersion.String() {
+		return
+	}
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pod.GetNamespace(), Name: owner.Name}}
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(priority)}, req)
+		return
+	}
+	q.Add(req)
 }
 
 // exporterVerdictChanged: labels, spec, deletion or online-ness changed, not just lastSeen.
