@@ -30,6 +30,10 @@ import (
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
+// Workers is the number of concurrent reconciles. Each one mostly waits for one API write, and
+// under load (hundreds of grants a minute) four left the queue seconds deep.
+const Workers = 16
+
 // Reasons the agent gives on pods it refuses.
 const (
 	ReasonExporterHeld   = "ExporterHeld"
@@ -292,7 +296,7 @@ func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
 func (a *Agent) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodeagent").
-		WithOptions(requeue.ControllerOptions(4)).
+		WithOptions(requeue.ControllerOptions(Workers)).
 		For(&corev1.Node{}, builder.WithPredicates(predicate.Funcs{
 			// Node status changes (heartbeats) do not change what runs there.
 			UpdateFunc: func(event.UpdateEvent) bool { return false },

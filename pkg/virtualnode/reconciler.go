@@ -26,6 +26,10 @@ import (
 	"jumpstarter.dev/service/pkg/requeue"
 )
 
+// Workers is the number of concurrent reconciles. Each one mostly waits for one API write, and
+// under load (hundreds of grants a minute) four left the queue seconds deep.
+const Workers = 16
+
 // Finalizer holds an Exporter until its node is gone: a namespaced object cannot own a
 // cluster-scoped one, so garbage collection cannot do it.
 const Finalizer = "jumpstarter.dev/virtual-node"
@@ -240,7 +244,7 @@ func IndexPodsByNode(ctx context.Context, mgr ctrl.Manager) error {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualnode").
-		WithOptions(requeue.ControllerOptions(4)).
+		WithOptions(requeue.ControllerOptions(Workers)).
 		For(&jumpstarterv1alpha1.Exporter{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(exporterOfNode)).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.exporterOfPod),
