@@ -209,6 +209,9 @@ func status(args []string) error {
 		return err
 	}
 	fmt.Printf("Lab in %s, kube-apiserver %s, kubeconfig %s\n", l.Dir(), l.APIServerURL(), l.KubeconfigPath())
+	if endpoint := l.RouterEndpoint(); endpoint != "" {
+		fmt.Printf("router %s\n", endpoint)
+	}
 	if endpoint := l.GRPCEndpoint(); endpoint != "" {
 		fmt.Printf("gRPC endpoint %s, CA %s\n", endpoint, l.CACertPath())
 	}

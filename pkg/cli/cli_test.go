@@ -106,7 +106,7 @@ func TestAdminCommands(t *testing.T) {
 		},
 		{
 			name: "exporters have no --allow", args: []string{"admin", "create", "exporter", "board1", "-l", "board=rpi4", "--allow", "x"},
-			wantCode: 1, wantErr: "unknown flag: --allow",
+			wantCode: ExitUsage, wantErr: "unknown flag: --allow",
 		},
 		{
 			name: "bad label", args: []string{"admin", "create", "exporter", "board1", "-l", "board"},
@@ -162,7 +162,7 @@ func TestAdminCommands(t *testing.T) {
 		},
 		{
 			name: "missing name", args: []string{"admin", "delete", "client"},
-			wantCode: 1, wantErr: "accepts 2 arg(s), received 1",
+			wantCode: ExitUsage, wantErr: "accepts 2 arg(s), received 1",
 		},
 	}
 	for _, tt := range tests {

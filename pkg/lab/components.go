@@ -19,10 +19,11 @@ const (
 	KubeControllerManager = "kube-controller-manager"
 	Scheduler             = "scheduler"
 	Controller            = "controller"
+	Router                = "router"
 )
 
 // AllComponents are the lab's own components in start order.
-var AllComponents = []string{Etcd, KubeAPIServer, KubeControllerManager, Scheduler, Controller}
+var AllComponents = []string{Etcd, KubeAPIServer, KubeControllerManager, Scheduler, Controller, Router}
 
 // Binary names: the control plane in the LabBin folder, ours in the Bin folder.
 const (
@@ -32,6 +33,7 @@ const (
 	KubectlBinary               = "kubectl"
 	SchedulerBinary             = "scheduler-plugin"
 	ControllerBinary            = "controller"
+	RouterBinary                = "router"
 )
 
 // Readiness and stop timeouts per component. Start times measured on 2 cores are 1 s for etcd,
@@ -42,6 +44,7 @@ const (
 	kcmReadyTimeout        = time.Minute
 	schedulerReadyTimeout  = time.Minute
 	controllerReadyTimeout = time.Minute
+	routerReadyTimeout     = 30 * time.Second
 
 	// defaultStopTimeout is the SIGTERM grace period of most components.
 	defaultStopTimeout = 10 * time.Second
@@ -67,14 +70,17 @@ const (
 // labPorts are the ports picked for a lab, by component and role.
 type labPorts struct {
 	etcdClient, etcdPeer, apiserver, kcm, scheduler, controllerHealth, controllerGRPC int
+	// router serves gRPC on TCP and QUIC on UDP; a TCP port free below the ephemeral range is
+	// as good as certain to be free for UDP too.
+	router, routerHealth int
 }
 
 func pickPorts() (labPorts, error) {
-	p, err := FreePorts(7)
+	p, err := FreePorts(9)
 	if err != nil {
 		return labPorts{}, err
 	}
-	return labPorts{p[0], p[1], p[2], p[3], p[4], p[5], p[6]}, nil
+	return labPorts{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]}, nil
 }
 
 // componentPlan is how to run one component.
@@ -178,10 +184,28 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 			"--metrics-bind-address=0",
 		}
 		c.Args = append(c.Args, grpcArgs(dir, ports.controllerGRPC)...)
+		c.Args = append(c.Args, "--router-endpoint="+hostPort(ports.router), "--router-key-file="+p.routerKey())
 		c.Ports = map[string]int{"health": ports.controllerHealth, portGRPC: ports.controllerGRPC}
 		c.ReadyURL = "http://" + hostPort(ports.controllerHealth) + "/readyz"
 		plan.ours = true
 		c.ReadyTimeout = controllerReadyTimeout
+	case Router:
+		c.Path = filepath.Join(s.Bin, RouterBinary)
+		c.Args = []string{
+			"--bind-address=" + hostPort(ports.router),
+			"--tls-cert-file=" + p.cert(routerCert),
+			"--tls-key-file=" + p.key(routerCert),
+			"--router-key-file=" + p.routerKey(),
+			// The router only reads Leases (to refuse tokens of ended ones); in the lab it
+			// does so as the controller, which may.
+			"--kubeconfig=" + kubeconfigPath(dir, "controller"),
+			"--health-probe-bind-address=" + hostPort(ports.routerHealth),
+			"--metrics-bind-address=0",
+		}
+		c.Ports = map[string]int{portRouter: ports.router, "health": ports.routerHealth}
+		c.ReadyURL = "http://" + hostPort(ports.routerHealth) + "/readyz"
+		plan.ours = true
+		c.ReadyTimeout = routerReadyTimeout
 	default:
 		return componentPlan{}, fmt.Errorf("unknown component %q (known: %v)", name, AllComponents)
 	}

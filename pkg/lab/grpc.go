@@ -19,11 +19,32 @@ import (
 // endpoint the lab advertises is 127.0.0.1:PORT.
 var ControllerGRPCSANs = []string{localhost, "localhost"}
 
-// controllerGRPCCert is the pki/ stem of that certificate.
-const controllerGRPCCert = "controller-grpc"
+// RouterSANs are the names in the router's certificate; it is advertised as 127.0.0.1:PORT.
+var RouterSANs = []string{localhost, "localhost"}
 
-// portGRPC is the role of the controller's gRPC port in its ComponentState.Ports.
-const portGRPC = "grpc"
+// pki/ stems of the controller's and the router's serving certificates.
+const (
+	controllerGRPCCert = "controller-grpc"
+	routerCert         = "router"
+)
+
+// Roles of the gRPC ports in ComponentState.Ports.
+const (
+	portGRPC   = "grpc"
+	portRouter = "router"
+)
+
+// RouterEndpoint is the host:port of the router (gRPC on TCP, QUIC on UDP) that the controller
+// hands out; empty when the lab has no router.
+func (l *Lab) RouterEndpoint() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.state.Component(Router)
+	if c == nil || c.Ports[portRouter] == 0 {
+		return ""
+	}
+	return hostPort(c.Ports[portRouter])
+}
 
 // GRPCEndpoint is the host:port of the controller's gRPC services, as advertised in the
 // status of Clients and Exporters; empty when the lab has no controller.

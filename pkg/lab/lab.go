@@ -194,7 +194,7 @@ func newState(opts Options) (s *State, explicit bool, names []string, err error)
 			names = append(names, name)
 		}
 	}
-	needs := map[string]string{KubeAPIServer: Etcd, KubeControllerManager: KubeAPIServer, Scheduler: KubeAPIServer, Controller: KubeAPIServer}
+	needs := map[string]string{KubeAPIServer: Etcd, KubeControllerManager: KubeAPIServer, Scheduler: KubeAPIServer, Controller: KubeAPIServer, Router: KubeAPIServer}
 	for _, name := range names {
 		if need := needs[name]; need != "" && !slices.Contains(names, need) {
 			return nil, false, nil, fmt.Errorf("component %s needs %s", name, need)
@@ -514,6 +514,9 @@ func (l *Lab) Summary() string {
 	fmt.Fprintf(&b, "Lab is up in %s (kube-apiserver %s)\n", l.state.Dir, l.APIServerURL())
 	for _, c := range l.Components() {
 		fmt.Fprintf(&b, "  %-24s pid %-7d log %s\n", c.Name, c.PID, c.Log)
+	}
+	if endpoint := l.RouterEndpoint(); endpoint != "" {
+		fmt.Fprintf(&b, "router: %s (gRPC on TCP, QUIC on UDP)\n", endpoint)
 	}
 	if endpoint := l.GRPCEndpoint(); endpoint != "" {
 		fmt.Fprintf(&b, "gRPC endpoint: %s (CA %s)\n", endpoint, l.CACertPath())

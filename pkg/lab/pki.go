@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"jumpstarter.dev/service/pkg/auth/routertoken"
 )
 
 const (
@@ -196,6 +198,7 @@ var labCerts = []certPair{
 	{name: "scheduler", cn: KubeSchedulerUser},
 	{name: "controller", cn: ControllerUser},
 	{name: controllerGRPCCert, cn: "jumpstarter-controller", serverSANs: ControllerGRPCSANs},
+	{name: routerCert, cn: "jumpstarter-router", serverSANs: RouterSANs},
 }
 
 // pkiPaths are the files of a lab's PKI.
@@ -205,6 +208,10 @@ func (p pkiPaths) cert(name string) string { return filepath.Join(p.dir, "pki", 
 func (p pkiPaths) key(name string) string  { return filepath.Join(p.dir, "pki", name+".key") }
 func (p pkiPaths) saKey() string           { return filepath.Join(p.dir, "pki", "sa.key") }
 func (p pkiPaths) saPub() string           { return filepath.Join(p.dir, "pki", "sa.pub") }
+
+// routerKey is the secret the controller signs router tokens with and the router checks them
+// with.
+func (p pkiPaths) routerKey() string { return filepath.Join(p.dir, "pki", "router-token.key") }
 
 // EnsurePKI creates the lab's CA, certificates and service-account key pair in dir, keeping
 // whatever is already there and still valid.
@@ -276,6 +283,15 @@ func EnsurePKI(dir string) (*CA, error) {
 			return nil, err
 		}
 		if err := writeFile(p.saPub(), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if !fileExists(p.routerKey()) {
+		key, err := routertoken.GenerateKey()
+		if err != nil {
+			return nil, fmt.Errorf("generate router key: %w", err)
+		}
+		if err := writeFile(p.routerKey(), key, 0o600); err != nil {
 			return nil, err
 		}
 	}

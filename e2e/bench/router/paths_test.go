@@ -1,0 +1,70 @@
+package routerbench
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"testing"
+
+	"jumpstarter.dev/service/pkg/tunnel"
+)
+
+// conn is one end of a path: what every measurement needs.
+type conn interface {
+	io.ReadWriter
+	CloseWrite() error
+	Close() error
+}
+
+// path opens connections whose far end runs serveFar.
+type path struct {
+	name string
+	open func(ctx context.Context) (conn, error)
+}
+
+// tcpPath is TLS over loopback TCP to the far-end process.
+func tcpPath(endpoint string, p *pki) path {
+	return path{name: "tcp", open: func(ctx context.Context) (conn, error) {
+		c, err := (&tls.Dialer{Config: p.clientTLS}).DialContext(ctx, "tcp", endpoint)
+		if err != nil {
+			return nil, err
+		}
+		return c.(*tls.Conn), nil
+	}}
+}
+
+// directPath is our gRPC dialer to the far-end process, which serves the stream itself.
+func directPath(endpoint string, p *pki) path {
+	return path{name: "direct-grpc", open: func(ctx context.Context) (conn, error) {
+		return tunnel.DialGRPC(ctx, endpoint, "direct", p.clientTLS)
+	}}
+}
+
+// routedPath dials both ends through a router, the far end (the exporter) first, and
+// serves the far end here.
+func routedPath(name, transport, endpoint string, p *pki, b *testing.B) path {
+	return path{name: name, open: func(ctx context.Context) (conn, error) {
+		a, far, err := routedPair(ctx, transport, endpoint, p, b)
+		if err != nil {
+			return nil, err
+		}
+		go serveFar(far)
+		return a, nil
+	}}
+}
+
+// routedPair opens both ends of one tunnel through a router.
+func routedPair(ctx context.Context, transport, endpoint string, p *pki, b *testing.B) (client, exporter tunnel.Conn, err error) {
+	tok := p.token(b)
+	exporter, err = tunnel.Dial(ctx, transport, endpoint, tok, p.clientTLS)
+	if err != nil {
+		return nil, nil, fmt.Errorf("exporter end: %w", err)
+	}
+	client, err = tunnel.Dial(ctx, transport, endpoint, tok, p.clientTLS)
+	if err != nil {
+		_ = exporter.Close()
+		return nil, nil, fmt.Errorf("client end: %w", err)
+	}
+	return client, exporter, nil
+}
