@@ -192,9 +192,9 @@ func apiHappyPath() features.Feature {
 				if err != nil {
 					t.Fatalf("Listen, ticket of Dial %d: %v", i, err)
 				}
-				if r.resp.GetRouterEndpoint() != labRouterEndpoint || r.resp.GetRouterToken() == "" ||
+				if r.resp.GetRouterEndpoint() != shared.lab.RouterEndpoint() || r.resp.GetRouterToken() == "" ||
 					ticket.GetRouterEndpoint() != r.resp.GetRouterEndpoint() || ticket.GetRouterToken() != r.resp.GetRouterToken() {
-					t.Errorf("Dial %d answered %v, Listen received %v: want the same endpoint %s and token", i, r.resp, ticket, labRouterEndpoint)
+					t.Errorf("Dial %d answered %v, Listen received %v: want the same endpoint %s and token", i, r.resp, ticket, shared.lab.RouterEndpoint())
 				}
 			}
 

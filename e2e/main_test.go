@@ -27,10 +27,6 @@ var (
 	shared  suite
 )
 
-// labRouterEndpoint is the router the lab's controller hands out in Dial. Nothing listens
-// there: the tests check the tickets, not the tunnel.
-const labRouterEndpoint = "127.0.0.1:18083"
-
 func TestMain(m *testing.M) {
 	if os.Getenv(support.EnvLabBin) == "" {
 		fmt.Println("e2e: LAB_BIN is not set; run the end-to-end tests through make e2e")
@@ -42,9 +38,7 @@ func TestMain(m *testing.M) {
 	testenv.Setup(func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
 		startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
-		l, err := support.StartLab(startCtx, map[string][]string{
-			lab.Controller: {"--router-endpoint=" + labRouterEndpoint},
-		})
+		l, err := support.StartLab(startCtx, nil)
 		if err != nil {
 			return ctx, fmt.Errorf("start lab: %w", err)
 		}
