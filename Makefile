@@ -74,9 +74,10 @@ unit: build lab-bins
 e2e: build lab-bins
 	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./e2e/...
 
-## bench: benchmark tables against the local lab.
+## bench: benchmark tables: lease scheduling against the local lab (e2e/bench), then the router
+## (e2e/bench/router); one package at a time (-p 1) so that they do not compete for the CPU.
 bench: build lab-bins
-	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/bench/...
+	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -p 1 -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/bench/...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
