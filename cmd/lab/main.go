@@ -32,6 +32,8 @@ const (
 	stopTimeout = 2 * time.Minute
 	// heartbeatComponent is the component name of the demo agent process.
 	heartbeatComponent = "demo-heartbeat"
+	// agentComponent is the component name of the demo exporter agent (bin/exporter).
+	agentComponent = "demo-exporter"
 )
 
 const usage = `Usage: lab COMMAND [flags]
@@ -158,7 +160,8 @@ func up(args []string, foreground bool) error {
 }
 
 // startDemo seeds the demo objects and starts this binary's heartbeat command as a component,
-// so the exporters stay online after "lab up" returns.
+// so the exporters stay online after "lab up" returns, and a real exporter agent for
+// demo.AgentExporter when bin/exporter is built.
 func startDemo(ctx context.Context, l *lab.Lab) error {
 	if err := demo.Seed(ctx, l.RESTConfig()); err != nil {
 		return err
@@ -167,11 +170,31 @@ func startDemo(ctx context.Context, l *lab.Lab) error {
 	if err != nil {
 		return fmt.Errorf("start demo heartbeat: %w", err)
 	}
-	return l.AddProcess(ctx, lab.ProcessSpec{
+	if err := l.AddProcess(ctx, lab.ProcessSpec{
 		Name: heartbeatComponent,
 		Path: self,
 		Args: []string{"heartbeat", "--dir", l.Dir()},
-	})
+	}); err != nil {
+		return err
+	}
+	agent := filepath.Join(l.BinDir(), "exporter")
+	if _, err := os.Stat(agent); err != nil || l.GRPCEndpoint() == "" {
+		klog.FromContext(ctx).Info("No exporter agent or no gRPC endpoint, demo exporter "+demo.AgentExporter+" stays offline", "binary", agent)
+		return nil
+	}
+	configs, err := demo.WriteConfigs(ctx, l.RESTConfig(), filepath.Join(l.Dir(), "demo"), l.APIServerPort())
+	if err != nil {
+		return err
+	}
+	if err := l.AddProcess(ctx, lab.ProcessSpec{
+		Name: agentComponent,
+		Path: agent,
+		Args: []string{"--config", configs.Exporter},
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("Demo exporter %s (board=qemu) runs bin/exporter; try:\n  bin/jmpctl --config %s shell --selector board=qemu -- uname -a\n", demo.AgentExporter, configs.Client)
+	return nil
 }
 
 func down(args []string) error {

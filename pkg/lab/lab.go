@@ -454,6 +454,12 @@ func (l *Lab) KubeconfigPath() string { return kubeconfigPath(l.state.Dir, "admi
 // ControllerKubeconfigPath is the kubeconfig of our controller's identity.
 func (l *Lab) ControllerKubeconfigPath() string { return kubeconfigPath(l.state.Dir, "controller") }
 
+// BinDir is the folder of this project's binaries (controller, router, exporter, jmpctl).
+func (l *Lab) BinDir() string { return l.state.Bin }
+
+// APIServerPort is the port of the lab's API server on 127.0.0.1.
+func (l *Lab) APIServerPort() int { return l.state.APIServerPort }
+
 // CACertPath is the lab CA certificate.
 func (l *Lab) CACertPath() string { return CACertPath(l.state.Dir) }
 
