@@ -39,8 +39,11 @@ const (
 	// (QUIC); within the router's enforcement policy (1 s) and under NAT idle timeouts.
 	KeepaliveTime = 20 * time.Second
 	// QUICMaxIdleTimeout closes a QUIC connection that heard nothing this long; keepalives
-	// keep a live one above it.
-	QUICMaxIdleTimeout = 60 * time.Second
+	// (quic-go sends them at least every half of it) keep a live one above it. It is also how
+	// a peer learns that the router died, since UDP brings no reset: this long after its next
+	// keepalive, so at most 22.5 s after the death (at 60 s it was 80 s, where gRPC hears the
+	// TCP reset at once).
+	QUICMaxIdleTimeout = 15 * time.Second
 	// CloseLinger bounds how long a cleanly finished QUIC tunnel waits for the other end to
 	// confirm that every byte arrived before its connection is closed.
 	CloseLinger = 5 * time.Second
