@@ -24,6 +24,7 @@ import (
 
 	"jumpstarter.dev/service/pkg/lab"
 	"jumpstarter.dev/service/pkg/lab/demo"
+	"jumpstarter.dev/service/pkg/lab/demoagent"
 )
 
 const (
@@ -161,7 +162,7 @@ func up(args []string, foreground bool) error {
 
 // startDemo seeds the demo objects and starts this binary's heartbeat command as a component,
 // so the exporters stay online after "lab up" returns, and a real exporter agent for
-// demo.AgentExporter when bin/exporter is built.
+// demoagent.AgentExporter when bin/exporter is built.
 func startDemo(ctx context.Context, l *lab.Lab) error {
 	if err := demo.Seed(ctx, l.RESTConfig()); err != nil {
 		return err
@@ -179,10 +180,10 @@ func startDemo(ctx context.Context, l *lab.Lab) error {
 	}
 	agent := filepath.Join(l.BinDir(), "exporter")
 	if _, err := os.Stat(agent); err != nil || l.GRPCEndpoint() == "" {
-		klog.FromContext(ctx).Info("No exporter agent or no gRPC endpoint, demo exporter "+demo.AgentExporter+" stays offline", "binary", agent)
+		klog.FromContext(ctx).Info("No exporter agent or no gRPC endpoint, demo exporter "+demoagent.AgentExporter+" stays offline", "binary", agent)
 		return nil
 	}
-	configs, err := demo.WriteConfigs(ctx, l.RESTConfig(), filepath.Join(l.Dir(), "demo"), l.APIServerPort())
+	configs, err := demoagent.WriteConfigs(ctx, l.RESTConfig(), filepath.Join(l.Dir(), "demo"), l.APIServerPort())
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func startDemo(ctx context.Context, l *lab.Lab) error {
 	}); err != nil {
 		return err
 	}
-	fmt.Printf("Demo exporter %s (board=qemu) runs bin/exporter; try:\n  bin/jmpctl --config %s shell --selector board=qemu -- uname -a\n", demo.AgentExporter, configs.Client)
+	fmt.Printf("Demo exporter %s (board=qemu) runs bin/exporter; try:\n  bin/jmpctl --config %s shell --selector board=qemu -- uname -a\n", demoagent.AgentExporter, configs.Client)
 	return nil
 }
 

@@ -17,8 +17,12 @@ import (
 
 // Waits of the client flow (wire contract §3.7).
 const (
-	// DefaultPoll is how often GetLease is asked while a lease waits.
+	// DefaultPoll is how often GetLease is asked while a lease waits (the Python client's
+	// interval). The first polls come sooner (FirstPoll, doubling up to the interval): most
+	// leases are granted within a fraction of a second, and a CLI that always waited 5 s for
+	// the first answer would make every short command take 5 s.
 	DefaultPoll = 5 * time.Second
+	FirstPoll   = 100 * time.Millisecond
 	// NoExporterDelay is the pause before a new lease replaces one that an older controller
 	// ended with the transient reason NoExporter.
 	NoExporterDelay = 5 * time.Second
@@ -217,6 +221,7 @@ func (c *Client) waitReady(ctx context.Context, ref string, timeout time.Duratio
 	deadline := start.Add(timeout)
 	backoff := c.getLeaseBackoff()
 	last := ""
+	pollDelay := min(FirstPoll, c.poll())
 	for {
 		var delay time.Duration
 		p := Progress{Lease: id}
@@ -244,7 +249,8 @@ func (c *Client) waitReady(ctx context.Context, ref string, timeout time.Duratio
 			if cond != nil {
 				last = fmt.Sprintf("%s: %s", p.Reason, p.Message)
 			}
-			delay = c.poll()
+			delay = pollDelay
+			pollDelay = min(2*pollDelay, c.poll())
 		}
 		p.Elapsed = time.Since(start)
 		if progress != nil {

@@ -1,4 +1,4 @@
-package demo
+package demoagent
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"jumpstarter.dev/service/pkg/auth/token"
 	"jumpstarter.dev/service/pkg/cli/admin"
 	"jumpstarter.dev/service/pkg/clientconfig"
+	"jumpstarter.dev/service/pkg/lab/demo"
 )
 
 // AgentExporter is the demo exporter served by a real Go exporter agent (bin/exporter), unlike
@@ -54,14 +55,14 @@ func WriteConfigs(ctx context.Context, cfg *rest.Config, dir string, apiserverPo
 	a := &admin.Admin{Client: c}
 	out := Configs{
 		Exporter: filepath.Join(dir, AgentExporter+".yaml"),
-		Client:   filepath.Join(dir, ClientName+"-client.yaml"),
+		Client:   filepath.Join(dir, demo.ClientName+"-client.yaml"),
 	}
 	_, err = a.Create(ctx, admin.CreateOptions{
-		Kind: token.KindExporter, Namespace: Namespace, Name: AgentExporter, Labels: AgentLabels,
+		Kind: token.KindExporter, Namespace: demo.Namespace, Name: AgentExporter, Labels: AgentLabels,
 		Config: admin.ConfigOptions{Out: out.Exporter},
 	})
 	if apierrors.IsAlreadyExists(err) {
-		_, err = a.Rotate(ctx, token.KindExporter, Namespace, AgentExporter, admin.ConfigOptions{Out: out.Exporter})
+		_, err = a.Rotate(ctx, token.KindExporter, demo.Namespace, AgentExporter, admin.ConfigOptions{Out: out.Exporter})
 	}
 	if err != nil {
 		return Configs{}, fmt.Errorf("demo exporter %s: %w", AgentExporter, err)
@@ -83,8 +84,8 @@ func WriteConfigs(ctx context.Context, cfg *rest.Config, dir string, apiserverPo
 	if err := exporter.Save(out.Exporter); err != nil {
 		return Configs{}, err
 	}
-	if _, err := a.Rotate(ctx, token.KindClient, Namespace, ClientName, admin.ConfigOptions{Out: out.Client}); err != nil {
-		return Configs{}, fmt.Errorf("demo client %s: %w", ClientName, err)
+	if _, err := a.Rotate(ctx, token.KindClient, demo.Namespace, demo.ClientName, admin.ConfigOptions{Out: out.Client}); err != nil {
+		return Configs{}, fmt.Errorf("demo client %s: %w", demo.ClientName, err)
 	}
 	return out, nil
 }
