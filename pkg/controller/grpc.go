@@ -36,14 +36,18 @@ func addGRPCServer(ctx context.Context, mgr ctrl.Manager, opts Options, store *c
 	if err != nil {
 		return fmt.Errorf("clientset for TokenReview: %w", err)
 	}
-	tokens, err := authn.New(ctx, authn.Options{
+	authOpts := authn.Options{
 		Internal: &credentials.Authenticator{
 			Verifier: verifier, Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		},
 		InternalIssuer: opts.TokenIssuer,
 		OIDCConfigFile: opts.AuthConfigFile,
 		Kubernetes:     kube,
-	})
+	}
+	if opts.ServiceAccountIssuer != "" {
+		authOpts.ServiceAccountIssuers = []string{opts.ServiceAccountIssuer}
+	}
+	tokens, err := authn.New(ctx, authOpts)
 	if err != nil {
 		return fmt.Errorf("authentication: %w", err)
 	}
@@ -56,7 +60,7 @@ func addGRPCServer(ctx context.Context, mgr ctrl.Manager, opts Options, store *c
 	if err != nil {
 		return err
 	}
-	routerKey, err := routerKey(mgr, opts)
+	routerKey, err := routerKey(ctx, mgr, opts)
 	if err != nil {
 		return err
 	}
@@ -114,11 +118,11 @@ func routerTable(opts Options) (*routers.Table, error) {
 
 // routerKey is the secret shared with the routers: the file, or the Secret in the controller's
 // namespace (created if missing), which the routers mount.
-func routerKey(mgr ctrl.Manager, opts Options) ([]byte, error) {
+func routerKey(ctx context.Context, mgr ctrl.Manager, opts Options) ([]byte, error) {
 	if opts.RouterKeyFile != "" {
 		return routertoken.LoadKeyFile(opts.RouterKeyFile)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), routerKeyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, routerKeyTimeout)
 	defer cancel()
 	key, err := routertoken.LoadOrCreateKeySecret(ctx, mgr.GetAPIReader(), mgr.GetClient(), opts.controllerNamespace())
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"jumpstarter.dev/service/pkg/auth/routertoken"
 	"jumpstarter.dev/service/pkg/auth/token"
+	"jumpstarter.dev/service/pkg/grpcauth/authn"
 	"jumpstarter.dev/service/pkg/lease"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
@@ -57,6 +58,9 @@ type Options struct {
 	// RouterKeyFile is the secret the controller signs router tokens with and the routers
 	// verify them with; empty: the router key Secret in Namespace.
 	RouterKeyFile string
+	// ServiceAccountIssuer is the iss of the cluster's ServiceAccount tokens; only tokens
+	// with it are sent to a TokenReview.
+	ServiceAccountIssuer string
 }
 
 // DefaultGRPCBindAddress is the reference controller's gRPC listener (wire contract §1.4).
@@ -138,5 +142,6 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.AuthConfigFile, "auth-config-file", o.AuthConfigFile, "apiserver AuthenticationConfiguration (apiserver.config.k8s.io) whose JWT authenticators admit external OIDC users (optional)")
 	fs.StringVar(&o.RoutersConfigFile, "routers-config-file", o.RoutersConfigFile, "YAML map of the routers that carry Dial traffic: name -> {endpoint, labels}")
 	fs.StringVar(&o.RouterEndpoint, "router-endpoint", o.RouterEndpoint, "host:port of the single router, when there is no --routers-config-file")
+	fs.StringVar(&o.ServiceAccountIssuer, "serviceaccount-issuer", o.ServiceAccountIssuer, "iss of the cluster's ServiceAccount tokens (the kube-apiserver's --service-account-issuer); only such tokens are sent to a TokenReview (default "+authn.DefaultServiceAccountIssuer+")")
 	fs.StringVar(&o.RouterKeyFile, "router-key-file", o.RouterKeyFile, "secret shared with the routers to sign their tokens (default: Secret "+routertoken.KeySecretName+" in the controller's namespace, created if missing)")
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// "jumpstarter") to require a projected token meant for this service, which the
 	// controller could not replay against the API server.
 	Audiences []string
+	// ServiceAccountIssuers are the iss claims of the ServiceAccount tokens worth a
+	// TokenReview (empty: DefaultServiceAccountIssuer).
+	ServiceAccountIssuers []string
 }
 
 // Authenticator is the union of the configured token authenticators.
@@ -86,7 +89,7 @@ func New(ctx context.Context, opts Options) (*Authenticator, error) {
 		tokens = append(tokens, reservedPrefixes(a.oidc, prefix, reservedOIDCPrefix))
 	}
 	if opts.Kubernetes != nil {
-		sa, err := NewServiceAccount(opts.Kubernetes, opts.Audiences)
+		sa, err := NewServiceAccount(opts.Kubernetes, opts.Audiences, opts.ServiceAccountIssuers)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -211,6 +212,41 @@ jwt:
 			_, err := New(t.Context(), tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestServiceAccountIssuerGate: a JWT-shaped token from another issuer never costs a
+// TokenReview; one from the configured ServiceAccount issuer does.
+func TestServiceAccountIssuerGate(t *testing.T) {
+	lab := authtest.NewLab(t)
+	enc := func(v string) string { return base64.RawURLEncoding.EncodeToString([]byte(v)) }
+	foreign := enc(`{"alg":"RS256"}`) + "." + enc(`{"iss":"https://attacker.example","sub":"x"}`) + ".c2ln"
+	tests := []struct {
+		name       string
+		issuers    []string
+		token      string
+		wantReview bool
+	}{
+		{"another issuer", nil, foreign, false},
+		{"the default issuer", nil, authtest.ServiceAccountToken("lab", "ci"), true},
+		{"a configured issuer only", []string{"https://other.example"}, authtest.ServiceAccountToken("lab", "ci"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kube, fake := authtest.TokenReviewAPI(t, func(authenticationv1.TokenReviewSpec) authenticationv1.TokenReviewStatus {
+				return authenticationv1.TokenReviewStatus{Authenticated: false, Error: "invalid token"}
+			})
+			a, err := New(t.Context(), Options{Internal: lab.Auth, Kubernetes: kube, ServiceAccountIssuers: tt.issuers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, _ := a.AuthenticateToken(t.Context(), tt.token); ok {
+				t.Fatal("token accepted")
+			}
+			if reviewed := len(authtest.Reviews(fake)) > 0; reviewed != tt.wantReview {
+				t.Errorf("reviewed = %v, want %v", reviewed, tt.wantReview)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -21,12 +22,23 @@ const (
 	tokenReviewCacheTTL = 10 * time.Second
 )
 
+// DefaultServiceAccountIssuer is the service-account issuer of kubeadm, kind and most
+// distributions (the kube-apiserver's --service-account-issuer).
+const DefaultServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
+
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 
 // NewServiceAccount accepts ServiceAccount tokens that the Kubernetes API accepts in a
 // TokenReview, with the username system:serviceaccount:<ns>:<name>. Only JWTs are sent. With
 // audiences, the token must have been issued for one of them.
-func NewServiceAccount(kube kubernetes.Interface, audiences []string) (authenticator.Token, error) {
+//
+// Only tokens whose (unverified) iss is one of issuers are reviewed: any caller can present a
+// JWT-shaped string, and each review is a request to the API server, so tokens that cannot be
+// ServiceAccount tokens must not cost one. Empty issuers means DefaultServiceAccountIssuer.
+func NewServiceAccount(kube kubernetes.Interface, audiences, issuers []string) (authenticator.Token, error) {
+	if len(issuers) == 0 {
+		issuers = []string{DefaultServiceAccountIssuer}
+	}
 	noop := webhook.AuthenticatorMetrics{
 		RecordRequestTotal:   func(context.Context, string) {},
 		RecordRequestLatency: func(context.Context, string, float64) {},
@@ -41,7 +53,7 @@ func NewServiceAccount(kube kubernetes.Interface, audiences []string) (authentic
 	cached := cache.New(review, false, tokenReviewCacheTTL, tokenReviewCacheTTL)
 	auds := authenticator.Audiences(audiences)
 	return authenticator.TokenFunc(func(ctx context.Context, raw string) (*authenticator.Response, bool, error) {
-		if _, ok := unverifiedIssuer(raw); !ok {
+		if iss, ok := unverifiedIssuer(raw); !ok || !slices.Contains(issuers, iss) {
 			return nil, false, nil
 		}
 		if len(auds) > 0 {
