@@ -60,5 +60,5 @@ func run(ctx context.Context, configPath, transport string) error {
 	if err != nil {
 		return err
 	}
-	return agent.Run(ctx)
+	return agent.RunUntilDone(ctx)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"math"
 	"sync"
 	"time"
 
@@ -149,6 +151,33 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	default:
 		return cause
+	}
+}
+
+// RunUntilDone runs the agent until ctx ends, registering again whenever Run gives up on the
+// controller (its retries follow the Python exporter's and last seconds): a controller that
+// restarts, or a rollout of its single replica, must not leave the exporter down for good.
+// It returns nil when ctx ends, or when the configuration asks to exit after a lease.
+func (a *Agent) RunUntilDone(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	policy := a.opts.retry
+	backoff := wait.Backoff{Duration: policy.Backoff, Factor: 2, Jitter: 0.1, Cap: policy.MaxBackoff, Steps: math.MaxInt32}
+	for {
+		started := time.Now()
+		err := a.Run(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) >= policy.ReconnectReset {
+			backoff = wait.Backoff{Duration: policy.Backoff, Factor: 2, Jitter: 0.1, Cap: policy.MaxBackoff, Steps: math.MaxInt32}
+		}
+		delay := backoff.Step()
+		logger.Error(err, "Lost the controller; registering again", "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
 	}
 }
 

@@ -662,6 +662,33 @@ func TestAgentGivesUpOnTheStatusStream(t *testing.T) {
 	recv(t, f.unregistered, "Unregister")
 }
 
+// TestAgentRegistersAgainAfterGivingUp: RunUntilDone keeps an exporter whose controller went
+// away (Run gave up on the Status stream) coming back, instead of exiting.
+func TestAgentRegistersAgainAfterGivingUp(t *testing.T) {
+	f := newFakeController()
+	f.failStatus.Store(8) // the first Run gives up after 6 failures; the second gets the stream
+	endpoint, ca := startController(t, f)
+	cfg := clientconfig.NewExporterConfig(testNamespace, testName)
+	cfg.Endpoint, cfg.Token, cfg.TLS.CA = endpoint, testToken, clientconfig.EncodeCA(ca)
+	dial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
+	agent, err := exporter.New(cfg, dial, exporter.WithRetryPolicy(fastRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- agent.RunUntilDone(ctx) }()
+	recv(t, f.registered, "first Register")
+	recv(t, f.registered, "Register after giving up")
+	f.leases <- &jumpstarterv1.StatusResponse{Leased: true, LeaseName: proto.String("l3")}
+	recv(t, f.listens, "Listen on the second connection")
+	stop()
+	if err := recv(t, ran, "RunUntilDone"); err != nil {
+		t.Errorf("RunUntilDone: %v", err)
+	}
+}
+
 func TestNewRefusesBadConfig(t *testing.T) {
 	dial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
 	for _, tc := range []struct {

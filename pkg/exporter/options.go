@@ -33,6 +33,11 @@ type RetryPolicy struct {
 
 	// ShutdownTimeout bounds the OFFLINE report and Unregister at the end of Run.
 	ShutdownTimeout time.Duration
+
+	// Reconnect is the wait of RunUntilDone before registering again after Run gave up on
+	// the controller: it starts at Backoff, doubles up to MaxBackoff, and starts over after a
+	// connection that lasted ReconnectReset.
+	ReconnectReset time.Duration
 }
 
 // DefaultRetryPolicy is the Python exporter's.
@@ -43,6 +48,7 @@ func DefaultRetryPolicy() RetryPolicy {
 		MaxBackoff:            30 * time.Second,
 		CallTimeout:           30 * time.Second,
 		StreamRetries:         5,
+		ReconnectReset:        time.Minute,
 		StreamWaitUnavailable: 500 * time.Millisecond,
 		StreamWait:            time.Second,
 		ShutdownTimeout:       10 * time.Second,
