@@ -36,7 +36,8 @@ type env struct {
 }
 
 type envOptions struct {
-	pairingTimeout time.Duration
+	pairingTimeout     time.Duration
+	maxStreamsPerLease int
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -67,14 +68,15 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e := &env{t: t, signer: signer, leases: leasewatch.NewMemory(), registry: prometheus.NewRegistry()}
 	e.srv, err = New(Options{
-		CertFile:        certFile,
-		KeyFile:         keyFile,
-		Verifier:        verifier,
-		Leases:          e.leases,
-		PairingTimeout:  o.pairingTimeout,
-		HeaderTimeout:   2 * time.Second,
-		ShutdownTimeout: time.Second,
-		Registerer:      e.registry,
+		CertFile:           certFile,
+		KeyFile:            keyFile,
+		Verifier:           verifier,
+		Leases:             e.leases,
+		PairingTimeout:     o.pairingTimeout,
+		MaxStreamsPerLease: o.maxStreamsPerLease,
+		HeaderTimeout:      2 * time.Second,
+		ShutdownTimeout:    time.Second,
+		Registerer:         e.registry,
 	})
 	if err != nil {
 		t.Fatal(err)

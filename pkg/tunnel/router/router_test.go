@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,6 +273,29 @@ func TestThirdStreamRefused(t *testing.T) {
 			if _, err := e.dial(tr, tok); !errors.Is(err, tunnel.ErrDuplicate) {
 				t.Errorf("replay after the tunnel ended: %v, want ErrDuplicate", err)
 			}
+		})
+	}
+}
+
+// TestStreamsPerLeaseBounded: a lease cannot hold more tunnel ends open than the limit; the
+// next one is refused, and a slot frees when a tunnel ends.
+func TestStreamsPerLeaseBounded(t *testing.T) {
+	e := newEnv(t, envOptions{maxStreamsPerLease: 2})
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			lease := e.lease("bounded-" + tr)
+			exporter, client := e.pairWith(e.token(lease), tr, tr)
+			if _, err := e.dial(tr, e.token(lease)); !errors.Is(err, tunnel.ErrUnreachable) || !strings.Contains(err.Error(), "tunnel streams open") {
+				t.Errorf("third end of the lease: %v, want it refused for the limit", err)
+			}
+			if e.srv.Waiting() != 0 {
+				t.Errorf("a refused stream waits")
+			}
+			roundTrip(t, client, exporter)
+			closeBoth(t, exporter, client)
+			waitFor(t, "the lease's ends untracked", func() bool { return e.srv.open() == 0 })
+			exporter, client = e.pairWith(e.token(lease), tr, tr)
+			closeBoth(t, exporter, client)
 		})
 	}
 }

@@ -37,6 +37,11 @@ const (
 	// DefaultShutdownTimeout is how long established tunnels may go on after shutdown starts
 	// before they are cut.
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultMaxStreamsPerLease bounds the tunnel ends one lease may hold open (32 tunnels):
+	// each can buffer up to a flow-control window per direction in the router when its far
+	// end reads slowly, so without a bound one lease holder could exhaust the router's memory.
+	// A client session opens a handful.
+	DefaultMaxStreamsPerLease = 64
 )
 
 // TokenVerifier checks router tokens; *routertoken.Verifier is one.
@@ -58,6 +63,9 @@ type Options struct {
 	Leases leasewatch.Watcher
 	// PairingTimeout bounds the wait for the second stream; zero means DefaultPairingTimeout.
 	PairingTimeout time.Duration
+	// MaxStreamsPerLease bounds the open tunnel ends of one lease; zero means
+	// DefaultMaxStreamsPerLease.
+	MaxStreamsPerLease int
 	// HeaderTimeout bounds a QUIC connection's header; zero means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
 	// ShutdownTimeout bounds established tunnels after shutdown starts; zero means
@@ -92,6 +100,8 @@ type Server struct {
 	logger klog.Logger
 	wg     sync.WaitGroup // QUIC connection handlers
 
+	maxPerLease int
+
 	mu      sync.Mutex
 	byLease map[routertoken.LeaseRef]map[endpoint]struct{}
 	addr    net.Addr
@@ -117,6 +127,10 @@ func New(opts Options) (*Server, error) {
 		metrics:         newMetrics(),
 		logger:          klog.Background(),
 		byLease:         map[routertoken.LeaseRef]map[endpoint]struct{}{},
+		maxPerLease:     opts.MaxStreamsPerLease,
+	}
+	if s.maxPerLease <= 0 {
+		s.maxPerLease = DefaultMaxStreamsPerLease
 	}
 	clk := opts.Clock
 	if clk == nil {
@@ -325,15 +339,17 @@ func (s *Server) run(ep endpoint) error {
 	gauge.Inc()
 	defer gauge.Dec()
 
-	// Tracked before the lease is checked again, so that an end between the two cannot be
-	// missed (leasewatch changes its state before it notifies).
-	s.track(ep)
-	defer s.untrack(ep)
 	refuse := func(code wire.Code, msg string) error {
 		s.metrics.refused(code)
 		logger.V(2).Info("Refused tunnel stream", "reason", code, "message", msg)
 		return ep.fail(code, msg)
 	}
+	// Tracked before the lease is checked again, so that an end between the two cannot be
+	// missed (leasewatch changes its state before it notifies).
+	if !s.track(ep) {
+		return refuse(wire.CodeUnavailable, fmt.Sprintf("lease %s already has %d tunnel streams open on this router", b.lease, s.maxPerLease))
+	}
+	defer s.untrack(ep)
 	if !s.leases.Active(b.lease.Namespace, b.lease.Name, b.lease.UID) {
 		return refuse(wire.CodeLeaseEnded, fmt.Sprintf("lease %s has ended", b.lease))
 	}
@@ -416,16 +432,21 @@ func (s *Server) run(ep endpoint) error {
 }
 
 // track registers an endpoint under its lease, for leaseEnded and shutdown.
-func (s *Server) track(ep endpoint) {
+// track records an open endpoint of its lease, unless the lease has maxPerLease already.
+func (s *Server) track(ep endpoint) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lease := ep.base().lease
 	set := s.byLease[lease]
+	if len(set) >= s.maxPerLease {
+		return false
+	}
 	if set == nil {
 		set = map[endpoint]struct{}{}
 		s.byLease[lease] = set
 	}
 	set[ep] = struct{}{}
+	return true
 }
 
 func (s *Server) untrack(ep endpoint) {
