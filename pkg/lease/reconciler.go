@@ -74,7 +74,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.end(ctx, lease, outcome{jumpstarterv1alpha1.LeaseConditionReady, metav1.ConditionFalse,
 			jumpstarterv1alpha1.LeaseReasonReleased, "the lease was released", corev1.EventTypeNormal})
 	}
-	if end := endTime(lease); !end.IsZero() && !now.Before(end) {
+	if end := EndTime(lease); !end.IsZero() && !now.Before(end) {
 		return r.end(ctx, lease, outcome{jumpstarterv1alpha1.LeaseConditionReady, metav1.ConditionFalse,
 			jumpstarterv1alpha1.LeaseReasonExpired, "the lease reached its end time", corev1.EventTypeNormal})
 	}
@@ -107,7 +107,7 @@ func lost(reason, message string) outcome {
 // whileActive keeps a granted lease until its end time, and ends it if its placeholder is gone.
 func (r *Reconciler) whileActive(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
 	if pod != nil && pod.DeletionTimestamp.IsZero() && pod.Status.Phase == corev1.PodRunning {
-		return requeueUrgentlyAt(endTime(lease), now), nil
+		return requeueUrgentlyAt(EndTime(lease), now), nil
 	}
 	return r.end(ctx, lease, r.whyLost(ctx, lease, pod))
 }
@@ -179,7 +179,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 		return reconcile.Result{}, err
 	}
 	next := now.Add(refreshAfter(r.QueueRefresh, queued))
-	if end := endTime(lease); !end.IsZero() && end.Before(next) {
+	if end := EndTime(lease); !end.IsZero() && end.Before(next) {
 		return requeueAt(end, now), nil
 	}
 	// A position refresh yields to grants, releases and expiries waiting in the same queue.
@@ -276,7 +276,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	}
 	r.Recorder.Eventf(lease, pod, corev1.EventTypeNormal, EventGranted, "Grant", "exporter %s granted", exporter)
 	klog.FromContext(ctx).V(2).Info("Lease granted", "lease", klog.KObj(lease), "exporter", exporter)
-	return requeueUrgentlyAt(endTime(lease), now), nil
+	return requeueUrgentlyAt(EndTime(lease), now), nil
 }
 
 // end ends the lease: status first (so nothing grants it again), then the pod (which frees the

@@ -6,9 +6,10 @@ import (
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
 
-// endTime is when the lease ends: spec.endTime if set, else begin + duration where begin is
-// the scheduled spec.beginTime or, for an immediate lease, the grant. Zero while unknown.
-func endTime(lease *jumpstarterv1alpha1.Lease) time.Time {
+// EndTime is when the lease ends: spec.endTime if set, else begin + duration where begin is
+// the scheduled spec.beginTime or, for an immediate lease, the grant. Zero while unknown. The
+// gRPC services use it too (router tokens expire with the lease), so there is one rule.
+func EndTime(lease *jumpstarterv1alpha1.Lease) time.Time {
 	switch {
 	case lease.Spec.EndTime != nil:
 		return lease.Spec.EndTime.Time

@@ -3,6 +3,7 @@ package routers
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"net"
 	"os"
@@ -92,26 +93,42 @@ func (t *Table) Routers() []Router {
 	return out
 }
 
-// Pick chooses the router for a Dial to an exporter with the given labels.
+// Pick chooses the router for a Dial to an exporter with the given labels; key (the lease's
+// UID) spreads leases over equally good routers.
 //
 // Contract score: the number of exporter labels if the router's labels hold every exporter
 // label with the same value, otherwise -1; the highest wins, and with a single router that
 // router is always used. Ties, arbitrary in the contract, go to the router with the most
 // labels that the exporter carries with the same value (only if it carries all of them: a
-// router labelled site=b serves the exporters labelled site=b), then to the first by name.
-func (t *Table) Pick(exporterLabels map[string]string) (Router, error) {
+// router labelled site=b serves the exporters labelled site=b), then by rendezvous hashing of
+// key and router name: every Dial of one lease gets the same router, different leases spread
+// over the replicas, and adding or removing a router moves only the leases it gains or loses.
+func (t *Table) Pick(exporterLabels map[string]string, key string) (Router, error) {
 	if t == nil || len(t.routers) == 0 {
 		return Router{}, ErrNoRouter
 	}
 	best, bestScore, bestAffinity := -1, 0, 0
+	var bestHash uint64
 	for i, r := range t.routers {
 		score, affinity := contains(r.Labels, exporterLabels), contains(exporterLabels, r.Labels)
-		if best < 0 || score > bestScore || (score == bestScore && affinity > bestAffinity) {
-			best, bestScore, bestAffinity = i, score, affinity
+		hash := rendezvousHash(key, r.Name)
+		better := best < 0 || score > bestScore ||
+			(score == bestScore && affinity > bestAffinity) ||
+			(score == bestScore && affinity == bestAffinity && hash > bestHash)
+		if better {
+			best, bestScore, bestAffinity, bestHash = i, score, affinity, hash
 		}
 	}
 	r := t.routers[best]
 	return Router{Name: r.Name, Entry: Entry{Endpoint: r.Endpoint, Labels: maps.Clone(r.Labels)}}, nil
+}
+
+func rendezvousHash(key, router string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(router))
+	return h.Sum64()
 }
 
 // contains is len(want) if have holds every label of want with the same value, else -1.

@@ -2,6 +2,7 @@ package routers
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,15 +68,14 @@ func TestPick(t *testing.T) {
 		exporter map[string]string
 		want     string
 	}{
-		{"no labels: every score 0, unlabelled routers first, then name", nil, "default"},
+
 		{"contract score: router holds every exporter label", map[string]string{"site": "c", "board": "rpi4"}, "exact"},
 		{"site label with more exporter labels: tie broken by affinity", map[string]string{"site": "b", "board": "rpi4", "jumpstarter.dev/name": "x"}, "site-b"},
-		{"unknown site: unlabelled router", map[string]string{"site": "q", "board": "rpi4"}, "default"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for range 20 { // map order must not matter
-				got, err := table.Pick(tt.exporter)
+				got, err := table.Pick(tt.exporter, "lease-uid")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -87,17 +87,46 @@ func TestPick(t *testing.T) {
 	}
 }
 
+// TestPickSpreadsTies: leases whose exporters suit several routers equally are spread over
+// them, each lease always getting the same one.
+func TestPickSpreadsTies(t *testing.T) {
+	table, err := New(map[string]Entry{
+		"router-0": {Endpoint: "r0:1"},
+		"router-1": {Endpoint: "r1:1"},
+		"site-a":   {Endpoint: "a:1", Labels: map[string]string{"site": "a"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for i := range 200 {
+		key := fmt.Sprintf("uid-%d", i)
+		first, err := table.Pick(map[string]string{"site": "q"}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := table.Pick(map[string]string{"site": "q"}, key)
+		if again.Name != first.Name {
+			t.Fatalf("lease %s got %s, then %s", key, first.Name, again.Name)
+		}
+		counts[first.Name]++
+	}
+	if counts["site-a"] != 0 || counts["router-0"] < 60 || counts["router-1"] < 60 {
+		t.Errorf("200 leases over two unlabelled routers: %v, want an even spread and none on site-a", counts)
+	}
+}
+
 func TestPickSingleAndNone(t *testing.T) {
 	single, err := Single("router.example:8083")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := single.Pick(map[string]string{"site": "anything"})
+	got, err := single.Pick(map[string]string{"site": "anything"}, "k")
 	if err != nil || got.Endpoint != "router.example:8083" {
 		t.Errorf("single Pick = %+v, %v", got, err)
 	}
 	for _, table := range []*Table{nil, {}} {
-		if _, err := table.Pick(nil); !errors.Is(err, ErrNoRouter) || err.Error() != "no router available" {
+		if _, err := table.Pick(nil, "k"); !errors.Is(err, ErrNoRouter) || err.Error() != "no router available" {
 			t.Errorf("empty Pick error = %v, want %q", err, "no router available")
 		}
 	}

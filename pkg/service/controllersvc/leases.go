@@ -76,22 +76,6 @@ func grantedBefore(a, b *jumpstarterv1alpha1.Lease) bool {
 	return a.Name < b.Name
 }
 
-// leaseEnd is when the lease ends, zero while unknown; the same rule as the lease
-// reconciler's: spec.endTime, else spec.beginTime or the grant plus spec.duration.
-func leaseEnd(lease *jumpstarterv1alpha1.Lease) time.Time {
-	switch {
-	case lease.Spec.EndTime != nil:
-		return lease.Spec.EndTime.Time
-	case lease.Spec.Duration == nil:
-		return time.Time{}
-	case lease.Spec.BeginTime != nil:
-		return lease.Spec.BeginTime.Add(lease.Spec.Duration.Duration)
-	case lease.Status.BeginTime != nil:
-		return lease.Status.BeginTime.Add(lease.Spec.Duration.Duration)
-	}
-	return time.Time{}
-}
-
 // statusResponse is what the Status stream says about lease: {leased:false} without one,
 // otherwise the bare lease and client names and the lease's context (§3.8).
 func statusResponse(lease *jumpstarterv1alpha1.Lease) *jumpstarterv1.StatusResponse {

@@ -46,7 +46,7 @@ type LegacyLeases interface {
 // RouterPicker chooses the router for a Dial from the exporter's labels; *routers.Table is
 // one. It returns routers.ErrNoRouter when there is none.
 type RouterPicker interface {
-	Pick(exporterLabels map[string]string) (routers.Router, error)
+	Pick(exporterLabels map[string]string, key string) (routers.Router, error)
 }
 
 // TokenMinter mints router tokens; *routertoken.Signer is one.
