@@ -146,26 +146,9 @@ func ParseClientConfig(data []byte) (*ClientConfig, error) {
 }
 
 func parseClientConfig(data []byte) (*ClientConfig, error) {
-	root, err := document(data)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := mapping(root, "", clientConfigKeys)
-	if err != nil {
-		return nil, err
-	}
 	c := NewClientConfig("", "")
-	byKey := map[string]*yaml.Node{}
-	for _, e := range entries {
-		byKey[e.key] = e.value
-	}
-	if err := literal(byKey["apiVersion"], "apiVersion", APIVersion); err != nil {
-		return nil, err
-	}
-	if err := literal(byKey["kind"], "kind", KindClientConfig); err != nil {
-		return nil, err
-	}
-	if err := decodeObjectMeta(byKey["metadata"], "metadata", &c.Metadata); err != nil {
+	entries, err := decodeHeader(data, clientConfigKeys, KindClientConfig, &c.Metadata)
+	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {

@@ -289,3 +289,31 @@ func literal(n *yaml.Node, path, want string) error {
 	}
 	return nil
 }
+
+// decodeHeader reads a config document's top-level mapping (refusing keys outside allowed,
+// unless allowed is nil), checks apiVersion and kind, and decodes metadata into meta. It
+// returns the top-level entries in file order for the kind-specific keys.
+func decodeHeader(data []byte, allowed []string, kind string, meta *ObjectMeta) ([]entry, error) {
+	root, err := document(data)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := mapping(root, "", allowed)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*yaml.Node{}
+	for _, e := range entries {
+		byKey[e.key] = e.value
+	}
+	if err := literal(byKey["apiVersion"], "apiVersion", APIVersion); err != nil {
+		return nil, err
+	}
+	if err := literal(byKey["kind"], "kind", kind); err != nil {
+		return nil, err
+	}
+	if err := decodeObjectMeta(byKey["metadata"], "metadata", meta); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}

@@ -220,26 +220,10 @@ func ParseExporterConfig(data []byte) (*ExporterConfig, error) {
 }
 
 func parseExporterConfig(data []byte) (*ExporterConfig, error) {
-	root, err := document(data)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := mapping(root, "", nil)
-	if err != nil {
-		return nil, err
-	}
 	c := NewExporterConfig("", "")
-	byKey := map[string]*yaml.Node{}
-	for _, e := range entries {
-		byKey[e.key] = e.value
-	}
-	if err := literal(byKey["apiVersion"], "apiVersion", APIVersion); err != nil {
-		return nil, err
-	}
-	if err := literal(byKey["kind"], "kind", KindExporterConfig); err != nil {
-		return nil, err
-	}
-	if err := decodeObjectMeta(byKey["metadata"], "metadata", &c.Metadata); err != nil {
+	// Unknown top-level keys are ignored (nil allowed keys), as upstream does.
+	entries, err := decodeHeader(data, nil, KindExporterConfig, &c.Metadata)
+	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
