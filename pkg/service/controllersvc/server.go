@@ -27,7 +27,9 @@ const (
 )
 
 // DefaultDialWait is how Dial waits for an exporter that still reports Available.
-var DefaultDialWait = Backoff{Initial: 500 * time.Millisecond, Max: 3 * time.Second, Total: 30 * time.Second}
+func DefaultDialWait() Backoff {
+	return Backoff{Initial: 500 * time.Millisecond, Max: 3 * time.Second, Total: 30 * time.Second}
+}
 
 // Backoff is a wait that starts at Initial, doubles up to Max between checks, and gives up
 // after Total.
@@ -76,7 +78,7 @@ type Config struct {
 	// HeartbeatInterval is how often an open Status stream refreshes lastSeen. Default:
 	// DefaultHeartbeatInterval; it must stay well under virtualnode.OnlineTimeout.
 	HeartbeatInterval time.Duration
-	// DialWait is how Dial waits for an exporter that reports Available. Zero: DefaultDialWait.
+	// DialWait is how Dial waits for an exporter that reports Available. Zero: DefaultDialWait().
 	DialWait Backoff
 }
 
@@ -146,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 		s.heartbeatInterval = DefaultHeartbeatInterval
 	}
 	if s.dialWait == (Backoff{}) {
-		s.dialWait = DefaultDialWait
+		s.dialWait = DefaultDialWait()
 	}
 	if s.dialWait.Initial <= 0 || s.dialWait.Max < s.dialWait.Initial || s.dialWait.Total < 0 {
 		return nil, errors.New("controller service: Config.DialWait needs 0 < Initial <= Max and Total >= 0")

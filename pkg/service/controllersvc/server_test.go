@@ -84,7 +84,7 @@ func TestNewChecksConfig(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if s.heartbeatInterval != DefaultHeartbeatInterval || s.dialWait != DefaultDialWait || s.clock == nil || s.LegacyLeases == nil {
+				if s.heartbeatInterval != DefaultHeartbeatInterval || s.dialWait != DefaultDialWait() || s.clock == nil || s.LegacyLeases == nil {
 					t.Errorf("defaults not applied: %+v", s)
 				}
 				return
