@@ -2,7 +2,6 @@ package lease
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -280,32 +279,17 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 }
 
 // end ends the lease: status first (so nothing grants it again), then the pod (which frees the
-// exporter for the next lease), then the label.
-//
-// A release or an expiry follows from the spec and the clock alone: should the controller stop
-// after the pod is gone but before the status is written, the next reconcile reaches the same
-// end. For those the pod is deleted while the status is written, which frees the exporter for
-// the next lease one API round trip sooner.
+// exporter for the next lease), then the label. Deleting the pod only once the status says
+// ended keeps the lease API exclusive: no watcher ever sees this lease still Ready while the
+// next one is granted the exporter.
 func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
-	var podDeleted chan error
-	if o.reason == jumpstarterv1alpha1.LeaseReasonReleased || o.reason == jumpstarterv1alpha1.LeaseReasonExpired {
-		podDeleted = make(chan error, 1)
-		go func() { podDeleted <- r.deletePlaceholder(ctx, lease.DeepCopy()) }()
-	}
 	base := lease.DeepCopy()
 	setEnded(lease, o, metav1.NewMicroTime(r.Clock.Now()))
-	err := r.patchStatus(ctx, base, lease)
-	if podDeleted != nil {
-		err = errors.Join(err, <-podDeleted)
-	}
-	if err != nil {
+	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
 	r.Recorder.Eventf(lease, nil, o.eventType, o.reason, "End", o.message)
 	klog.FromContext(ctx).V(2).Info("Lease ended", "lease", klog.KObj(lease), "reason", o.reason)
-	if podDeleted != nil {
-		return reconcile.Result{}, r.labelEnded(ctx, lease)
-	}
 	return reconcile.Result{}, r.cleanupEnded(ctx, lease)
 }
 
