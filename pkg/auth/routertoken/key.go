@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"os"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"jumpstarter.dev/service/pkg/auth/keysecret"
 )
 
 const (
@@ -59,33 +57,10 @@ func LoadKeyFile(path string) ([]byte, error) {
 // reader): the controller's Secret cache holds credential Secrets only.
 func LoadOrCreateKeySecret(ctx context.Context, reader client.Reader, writer client.Writer, namespace string) ([]byte, error) {
 	name := types.NamespacedName{Namespace: namespace, Name: KeySecretName}
-	secret := &corev1.Secret{}
-	err := reader.Get(ctx, name, secret)
-	if apierrors.IsNotFound(err) {
-		fresh, genErr := GenerateKey()
-		if genErr != nil {
-			return nil, genErr
-		}
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: KeySecretName},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{KeySecretKey: fresh},
-		}
-		err = writer.Create(ctx, secret)
-		switch {
-		case err == nil:
-			klog.FromContext(ctx).Info("Created router key", "secret", klog.KObj(secret))
-			return fresh, nil
-		case apierrors.IsAlreadyExists(err):
-			err = reader.Get(ctx, name, secret)
-		default:
-			return nil, fmt.Errorf("create secret %s: %w", name, err)
-		}
-	}
+	key, err := keysecret.LoadOrCreate(ctx, reader, writer, name, KeySecretKey, GenerateKey)
 	if err != nil {
-		return nil, fmt.Errorf("get secret %s: %w", name, err)
+		return nil, err
 	}
-	key := secret.Data[KeySecretKey]
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("secret %s key %s: %w", name, KeySecretKey, err)
 	}

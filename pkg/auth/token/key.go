@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"os"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"jumpstarter.dev/service/pkg/auth/keysecret"
 )
 
 const (
@@ -92,40 +90,20 @@ func LoadKeyFile(path string) (*ecdsa.PrivateKey, error) {
 // race to create it; the loser reads the winner's key. reader should be uncached (the manager's
 // API reader): the controller's Secret cache holds credential Secrets only.
 func LoadOrCreateKeySecret(ctx context.Context, reader client.Reader, writer client.Writer, namespace string) (*ecdsa.PrivateKey, error) {
-	key := types.NamespacedName{Namespace: namespace, Name: SigningKeySecretName}
-	secret := &corev1.Secret{}
-	err := reader.Get(ctx, key, secret)
-	if apierrors.IsNotFound(err) {
-		fresh, genErr := GenerateKey()
-		if genErr != nil {
-			return nil, fmt.Errorf("generate token signing key: %w", genErr)
+	name := types.NamespacedName{Namespace: namespace, Name: SigningKeySecretName}
+	data, err := keysecret.LoadOrCreate(ctx, reader, writer, name, SigningKeySecretKey, func() ([]byte, error) {
+		fresh, err := GenerateKey()
+		if err != nil {
+			return nil, err
 		}
-		data, genErr := MarshalPrivateKeyPEM(fresh)
-		if genErr != nil {
-			return nil, fmt.Errorf("encode token signing key: %w", genErr)
-		}
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: SigningKeySecretName},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{SigningKeySecretKey: data},
-		}
-		err = writer.Create(ctx, secret)
-		switch {
-		case err == nil:
-			klog.FromContext(ctx).Info("Created token signing key", "secret", klog.KObj(secret))
-			return fresh, nil
-		case apierrors.IsAlreadyExists(err):
-			err = reader.Get(ctx, key, secret)
-		default:
-			return nil, fmt.Errorf("create secret %s: %w", key, err)
-		}
-	}
+		return MarshalPrivateKeyPEM(fresh)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("get secret %s: %w", key, err)
+		return nil, err
 	}
-	parsed, err := ParsePrivateKeyPEM(secret.Data[SigningKeySecretKey])
+	parsed, err := ParsePrivateKeyPEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("secret %s key %s: %w", key, SigningKeySecretKey, err)
+		return nil, fmt.Errorf("secret %s key %s: %w", name, SigningKeySecretKey, err)
 	}
 	return parsed, nil
 }
