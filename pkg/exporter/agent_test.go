@@ -230,6 +230,21 @@ func openPTY(t *testing.T) (*os.File, string) {
 }
 
 // fastRetries keeps the test's retries short.
+// newTunnellessAgent is an agent of the fake controller f, with fast retries, for tests that
+// never open a tunnel.
+func newTunnellessAgent(t *testing.T, f *fakeController) *exporter.Agent {
+	t.Helper()
+	endpoint, ca := startController(t, f)
+	cfg := clientconfig.NewExporterConfig(testNamespace, testName)
+	cfg.Endpoint, cfg.Token, cfg.TLS.CA = endpoint, testToken, clientconfig.EncodeCA(ca)
+	dial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
+	agent, err := exporter.New(cfg, dial, exporter.WithRetryPolicy(fastRetries()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return agent
+}
+
 func fastRetries() exporter.RetryPolicy {
 	p := exporter.DefaultRetryPolicy()
 	p.Backoff, p.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
@@ -612,14 +627,7 @@ func TestAgentRetries(t *testing.T) {
 	f := newFakeController()
 	f.failStatus.Store(2)
 	f.failReports.Store(2)
-	endpoint, ca := startController(t, f)
-	cfg := clientconfig.NewExporterConfig(testNamespace, testName)
-	cfg.Endpoint, cfg.Token, cfg.TLS.CA = endpoint, testToken, clientconfig.EncodeCA(ca)
-	dial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
-	agent, err := exporter.New(cfg, dial, exporter.WithRetryPolicy(fastRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	agent := newTunnellessAgent(t, f)
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
 	ran := make(chan error, 1)
@@ -644,15 +652,8 @@ func TestAgentRetries(t *testing.T) {
 func TestAgentGivesUpOnTheStatusStream(t *testing.T) {
 	f := newFakeController()
 	f.failStatus.Store(100)
-	endpoint, ca := startController(t, f)
-	cfg := clientconfig.NewExporterConfig(testNamespace, testName)
-	cfg.Endpoint, cfg.Token, cfg.TLS.CA = endpoint, testToken, clientconfig.EncodeCA(ca)
-	dial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
-	agent, err := exporter.New(cfg, dial, exporter.WithRetryPolicy(fastRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = agent.Run(t.Context())
+	agent := newTunnellessAgent(t, f)
+	err := agent.Run(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "status stream: giving up after 5 retries") {
 		t.Errorf("Run: %v, want it to give up after 5 retries", err)
 	}
@@ -667,14 +668,7 @@ func TestAgentGivesUpOnTheStatusStream(t *testing.T) {
 func TestAgentRegistersAgainAfterGivingUp(t *testing.T) {
 	f := newFakeController()
 	f.failStatus.Store(8) // the first Run gives up after 6 failures; the second gets the stream
-	endpoint, ca := startController(t, f)
-	cfg := clientconfig.NewExporterConfig(testNamespace, testName)
-	cfg.Endpoint, cfg.Token, cfg.TLS.CA = endpoint, testToken, clientconfig.EncodeCA(ca)
-	dial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
-	agent, err := exporter.New(cfg, dial, exporter.WithRetryPolicy(fastRetries()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	agent := newTunnellessAgent(t, f)
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
 	ran := make(chan error, 1)
