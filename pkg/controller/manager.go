@@ -112,14 +112,15 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up virtual node reconciler: %w", err)
 	}
-	if err := (&nodeagent.Agent{
+	agent := &nodeagent.Agent{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-node-agent"), Clock: realClock,
-	}).SetupWithManager(mgr); err != nil {
+	}
+	if err := agent.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up node agent: %w", err)
 	}
 	if err := (&lease.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
-		Clock: realClock, QueueRefresh: opts.QueueRefresh,
+		Clock: realClock, QueueRefresh: opts.QueueRefresh, Admitter: agent,
 	}).SetupWithManager(mgr, opts.LeaseConcurrency); err != nil {
 		return nil, fmt.Errorf("set up lease reconciler: %w", err)
 	}

@@ -1,9 +1,13 @@
 // Package lease reconciles Leases. A pending lease becomes a placeholder pod that asks the
-// scheduler for one jumpstarter.dev/exporter; the pod's binding, accepted by the node agent,
-// is the grant. The reconciler turns what happened to the pod into the lease's status,
+// scheduler for one jumpstarter.dev/exporter; the pod's binding, admitted by the node agent
+// (package nodeagent, in the same process), is the grant. The lease is granted as soon as the
+// binding is seen and admitted; the node agent marks the placeholder Running afterwards, off
+// the hand-over's path. The reconciler turns what happened to the pod into the lease's status,
 // conditions and events, and ends leases on release, expiry, or loss of their placeholder.
 //
 // Everything is derived from the lease and its pod, so a restarted controller picks up where
 // the last one stopped; an ended lease is checked first and written with an optimistic lock,
-// so it is never granted again.
+// so it is never granted again. The reconciler reads its own last status write until the
+// cache shows it (package ownwrites): a lease is often woken again before the watch brings
+// that write back, and a decision on the stale copy would only cost a conflict.
 package lease

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/ownwrites"
 )
 
 // DefaultQueueRefresh is how often a waiting lease refreshes its queue position and reason.
@@ -44,6 +45,15 @@ type Reconciler struct {
 	Recorder     recorder.EventRecorder
 	Clock        clock.PassiveClock
 	QueueRefresh time.Duration
+	// Admitter is the node agent: it says whether a bound placeholder holds its exporter, so
+	// the lease is granted on the binding. Without one, the grant waits for the node agent to
+	// mark the placeholder Running.
+	Admitter Admitter
+
+	// written lets a reconcile see this controller's own last write of a lease before the
+	// cache does: a lease is woken again (its placeholder appeared, or was deleted) often
+	// before the watch brings back the status written a moment ago.
+	written ownwrites.Log[*jumpstarterv1alpha1.Lease]
 }
 
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases,verbs=get;list;watch;update;patch
@@ -56,8 +66,12 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	lease := &jumpstarterv1alpha1.Lease{}
 	if err := r.Client.Get(ctx, req.NamespacedName, lease); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.written.Forget(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	lease = r.written.Fresh(req.NamespacedName, lease)
 	if lease.Status.Ended {
 		return reconcile.Result{}, r.cleanupEnded(ctx, lease)
 	}
@@ -91,6 +105,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return r.whileWaiting(ctx, lease, pod, now)
 }
 
+// Admitter decides whether a placeholder bound to an exporter's node holds that exporter: the
+// first one admitted does, until it is deleted or fails.
+type Admitter interface {
+	Admit(ctx context.Context, pod *corev1.Pod) (bool, error)
+}
+
+// holdsNode: the placeholder is bound, not failed, not going away. After a grant that is what
+// keeps the lease; the node agent marks it Running soon after, off the grant's path.
+func holdsNode(pod *corev1.Pod) bool {
+	return pod != nil && pod.DeletionTimestamp.IsZero() && pod.Spec.NodeName != "" &&
+		pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodSucceeded
+}
+
+// admitted: the node agent admitted the bound placeholder (Running says it did earlier).
+func (r *Reconciler) admitted(ctx context.Context, pod *corev1.Pod) (bool, error) {
+	if !holdsNode(pod) {
+		return false, nil
+	}
+	if pod.Status.Phase == corev1.PodRunning {
+		return true, nil
+	}
+	if r.Admitter == nil {
+		return false, nil
+	}
+	return r.Admitter.Admit(ctx, pod)
+}
+
 func invalid(reason, message string) outcome {
 	return outcome{jumpstarterv1alpha1.LeaseConditionInvalid, metav1.ConditionTrue, reason, message, corev1.EventTypeWarning}
 }
@@ -105,7 +146,7 @@ func lost(reason, message string) outcome {
 
 // whileActive keeps a granted lease until its end time, and ends it if its placeholder is gone.
 func (r *Reconciler) whileActive(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
-	if pod != nil && pod.DeletionTimestamp.IsZero() && pod.Status.Phase == corev1.PodRunning {
+	if holdsNode(pod) {
 		return requeueUrgentlyAt(EndTime(lease), now), nil
 	}
 	return r.end(ctx, lease, r.whyLost(ctx, lease, pod))
@@ -132,9 +173,16 @@ func (r *Reconciler) whyLost(ctx context.Context, lease *jumpstarterv1alpha1.Lea
 // whileWaiting queues the lease (creating its placeholder), keeps its waiting status current,
 // and grants it once the node agent accepted the placeholder.
 func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
-	// An accepted placeholder is a grant, whatever happened to the exporters since.
-	if pod != nil && pod.DeletionTimestamp.IsZero() && pod.Status.Phase == corev1.PodRunning {
+	// An admitted placeholder is a grant, whatever happened to the exporters since.
+	if admitted, err := r.admitted(ctx, pod); err != nil {
+		return reconcile.Result{}, fmt.Errorf("admission of placeholder of lease %s: %w", klog.KObj(lease), err)
+	} else if admitted {
 		return r.grant(ctx, lease, pod, now)
+	}
+	if holdsNode(pod) && pod.Status.Phase != corev1.PodRunning {
+		// Bound, but the exporter is held by another placeholder: the node agent refuses this
+		// one (Failed), which wakes the lease to queue again.
+		return reconcile.Result{}, nil
 	}
 	if begin := lease.Spec.BeginTime; begin != nil && now.Before(begin.Time) {
 		return r.waitForBeginTime(ctx, lease, pod, begin.Time, now)
@@ -321,9 +369,11 @@ func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha
 func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
 	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
+		replaced := lease.ResourceVersion
 		if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
 			return fmt.Errorf("label ended lease %s: %w", klog.KObj(lease), err)
 		}
+		r.written.Wrote(client.ObjectKeyFromObject(lease), replaced, lease)
 	}
 	return nil
 }
@@ -337,6 +387,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, lease *jumpstarterv1
 	if err := r.Client.Status().Patch(ctx, lease, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("update status of lease %s: %w", klog.KObj(lease), err)
 	}
+	r.written.Wrote(client.ObjectKeyFromObject(lease), base.ResourceVersion, lease)
 	return nil
 }
 

@@ -307,3 +307,63 @@ func TestRefreshAfterBoundsWrites(t *testing.T) {
 		}
 	}
 }
+
+// admitterFunc plays the node agent's admission.
+type admitterFunc func(pod *corev1.Pod) bool
+
+func (f admitterFunc) Admit(_ context.Context, pod *corev1.Pod) (bool, error) { return f(pod), nil }
+
+// bind plays the scheduler alone: the placeholder is bound, not yet Running.
+func (h *harness) bind(name, node string) {
+	h.t.Helper()
+	p, ok := h.pod(name)
+	if !ok {
+		h.t.Fatalf("no placeholder for %s", name)
+	}
+	p.Spec.NodeName = node
+	if err := h.client.Update(context.Background(), p); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// TestGrantOnBinding: with an admitter, the binding itself grants the lease when the node
+// agent admits the placeholder, and the grant survives until the placeholder is Running;
+// a placeholder the agent does not admit waits for its refusal.
+func TestGrantOnBinding(t *testing.T) {
+	tests := []struct {
+		name        string
+		admit       bool
+		wantGranted bool
+	}{
+		{"admitted: granted before Running", true, true},
+		{"not admitted: waits for the refusal", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
+			lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
+			h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
+			var asked int
+			h.rec.Admitter = admitterFunc(func(*corev1.Pod) bool { asked++; return tt.admit })
+
+			h.reconcile("l1")
+			h.bind("l1", virtualnode.NodeName("lab", "e1"))
+			h.reconcile("l1")
+			got := h.lease("l1")
+			if granted := got.Status.ExporterRef != nil; granted != tt.wantGranted {
+				t.Fatalf("granted = %v, want %v (status %+v)", granted, tt.wantGranted, got.Status)
+			}
+			if asked == 0 {
+				t.Errorf("the admitter was never asked")
+			}
+			if !tt.wantGranted {
+				return
+			}
+			// Still bound, not yet Running: the lease is kept.
+			h.reconcile("l1")
+			if got := h.lease("l1"); got.Status.Ended {
+				t.Errorf("lease ended while its placeholder was bound but not yet Running: %+v", got.Status)
+			}
+		})
+	}
+}

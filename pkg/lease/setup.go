@@ -31,7 +31,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("lease").
 		For(&jumpstarterv1alpha1.Lease{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Pod{}, placeholderEvents()).
+		Watches(&corev1.Pod{}, r.placeholderEvents()).
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
 		WithOptions(requeue.ControllerOptions(cmp.Or(maxConcurrent, DefaultMaxConcurrentReconciles))).
@@ -45,35 +45,68 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 const UrgentPriority = 10
 
 // placeholderEvents wakes the lease that controls a placeholder pod: at once (UrgentPriority)
-// when the node agent accepted or refused it or it is going away, at the default priority when
-// it appears. The scheduler's own writes (the binding, PodScheduled conditions) change nothing
-// the lease acts on (the grant waits for the node agent), so they wake nothing.
-func placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
+// when the scheduler bound it (the grant), the node agent refused it or marked it Running, or
+// it is going away; at the default priority when it appears. The scheduler's other writes
+// (PodScheduled conditions of failed attempts) change nothing the lease acts on and wake
+// nothing. When a bound placeholder is deleted, the leases of the other placeholders bound to
+// the same node are woken too: the scheduler may have bound the next one before this
+// controller's cache saw the exporter freed, and the admission then said "held".
+func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueueOwner(q, e.Object, 0)
 		},
-		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if placeholderOutcomeChanged(e.ObjectOld, e.ObjectNew) {
 				enqueueOwner(q, e.ObjectNew, UrgentPriority)
 			}
+			if leftNode(e.ObjectOld, e.ObjectNew) {
+				r.enqueueNeighbours(ctx, q, e.ObjectNew)
+			}
 		},
-		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueueOwner(q, e.Object, UrgentPriority)
+			r.enqueueNeighbours(ctx, q, e.Object)
 		},
 	}
 }
 
-// placeholderOutcomeChanged: the node agent accepted or refused the placeholder, or its
-// deletion began.
+// placeholderOutcomeChanged: the scheduler bound the placeholder, the node agent accepted or
+// refused it, or its deletion began.
 func placeholderOutcomeChanged(oldObj, newObj client.Object) bool {
 	oldPod, okOld := oldObj.(*corev1.Pod)
 	newPod, okNew := newObj.(*corev1.Pod)
 	if !okOld || !okNew {
 		return true
 	}
-	return oldPod.Status.Phase != newPod.Status.Phase ||
+	return oldPod.Spec.NodeName != newPod.Spec.NodeName ||
+		oldPod.Status.Phase != newPod.Status.Phase ||
 		oldPod.DeletionTimestamp.IsZero() != newPod.DeletionTimestamp.IsZero()
+}
+
+// leftNode: a bound placeholder stopped holding its node (failed, or its deletion began).
+func leftNode(oldObj, newObj client.Object) bool {
+	oldPod, okOld := oldObj.(*corev1.Pod)
+	newPod, okNew := newObj.(*corev1.Pod)
+	return okOld && okNew && holdsNode(oldPod) && !holdsNode(newPod)
+}
+
+// enqueueNeighbours wakes, urgently, the leases of the other placeholders bound to pod's node
+// that have not been granted it yet.
+func (r *Reconciler) enqueueNeighbours(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], obj client.Object) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName == "" {
+		return
+	}
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: pod.Spec.NodeName}, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for i := range pods.Items {
+		if other := &pods.Items[i]; other.UID != pod.UID && holdsNode(other) && other.Status.Phase != corev1.PodRunning {
+			enqueueOwner(q, other, UrgentPriority)
+		}
+	}
 }
 
 // enqueueOwner adds the lease that controls pod, with the given priority when the queue has

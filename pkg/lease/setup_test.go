@@ -1,17 +1,21 @@
 package lease
 
 import (
+	"maps"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 // TestPlaceholderEvents checks which placeholder events wake the lease, and how urgently.
@@ -40,22 +44,28 @@ func TestPlaceholderEvents(t *testing.T) {
 		wantPriority int
 	}{
 		{"created: routine", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			placeholderEvents().Create(t.Context(), event.TypedCreateEvent[client.Object]{Object: owned(nil)}, q)
+			(&Reconciler{}).placeholderEvents().Create(t.Context(), event.TypedCreateEvent[client.Object]{Object: owned(nil)}, q)
 		}, true, 0},
 		{"accepted: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(bound), ObjectNew: owned(running)}, q)
+			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(bound), ObjectNew: owned(running)}, q)
 		}, true, UrgentPriority},
 		{"deletion begins: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(running), ObjectNew: owned(deleting)}, q)
+			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(running), ObjectNew: owned(deleting)}, q)
 		}, true, UrgentPriority},
 		{"deleted: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: owned(running)}, q)
+			(&Reconciler{}).placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: owned(running)}, q)
 		}, true, UrgentPriority},
-		{"bound by the scheduler: nothing", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(nil), ObjectNew: owned(bound)}, q)
+		{"bound by the scheduler: urgent (the grant)", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
+			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(nil), ObjectNew: owned(bound)}, q)
+		}, true, UrgentPriority},
+		{"a failed attempt's condition: nothing", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
+			unschedulable := func(p *corev1.Pod) {
+				p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable"}}
+			}
+			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(nil), ObjectNew: owned(unschedulable)}, q)
 		}, false, 0},
 		{"not a lease's pod: nothing", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: owned(foreign)}, q)
+			(&Reconciler{}).placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: owned(foreign)}, q)
 		}, false, 0},
 	}
 	for _, tt := range tests {
@@ -74,5 +84,40 @@ func TestPlaceholderEvents(t *testing.T) {
 				t.Errorf("got %v at priority %d, want lab/l1 at %d", req, priority, tt.wantPriority)
 			}
 		})
+	}
+}
+
+// TestNeighboursWokenWhenTheHolderLeaves: when the placeholder holding a node is deleted, the
+// lease of another placeholder already bound there (but not admitted) is woken urgently.
+func TestNeighboursWokenWhenTheHolderLeaves(t *testing.T) {
+	placeholder := func(name string, phase corev1.PodPhase) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "lease-" + name, UID: types.UID(name), OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: jumpstarterv1alpha1.GroupVersion.String(), Kind: "Lease", Name: name, UID: types.UID("u-" + name), Controller: ptr.To(true),
+			}}},
+			Spec:   corev1.PodSpec{NodeName: "exporter-lab.e1"},
+			Status: corev1.PodStatus{Phase: phase},
+		}
+	}
+	holder, waiting := placeholder("l1", corev1.PodRunning), placeholder("l2", corev1.PodPending)
+	scheme, err := newTestScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(waiting).
+		WithIndex(&corev1.Pod{}, virtualnode.PodNodeNameIndex, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+		Build()
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	(&Reconciler{Client: c}).placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: holder}, q)
+
+	got := map[string]int{}
+	for q.Len() > 0 {
+		req, priority, _ := q.GetWithPriority()
+		got[req.Name] = priority
+	}
+	want := map[string]int{"l1": UrgentPriority, "l2": UrgentPriority}
+	if !maps.Equal(got, want) {
+		t.Errorf("woken %v, want %v", got, want)
 	}
 }

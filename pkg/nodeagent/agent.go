@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -27,7 +26,6 @@ import (
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/pkg/requeue"
-	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 // Workers is the number of concurrent reconciles. Sixteen made the load benchmark slower, not
@@ -56,11 +54,11 @@ type Agent struct {
 	Clock     clock.PassiveClock
 
 	mu sync.Mutex
-	// accepted is the placeholder this agent accepted last on each node. The cache may not show
-	// that acceptance yet when the next pod is bound there; this record closes that window, so
-	// no decision waits on a round trip to the API server. Reconciles are keyed by node, so a node
-	// is never decided by two workers at once; after a restart the cache, synced before the first
-	// reconcile, holds every earlier acceptance.
+	// accepted is the placeholder admitted last on each node (decide). The cache may not show
+	// that admission (the Running status) yet when the next pod is bound there or the lease
+	// controller asks; this record closes that window, so no decision waits on a round trip to
+	// the API server. After a restart the cache, synced before the first reconcile, holds every
+	// earlier admission: as a Running pod, or as a lease granted the exporter.
 	accepted map[string]types.UID
 	// swept is when each node was last swept for foreign pods.
 	swept map[string]time.Time
@@ -86,52 +84,26 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 		return reconcile.Result{}, nil
 	}
 
-	pods := &corev1.PodList{}
-	if err := a.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: node.Name}); err != nil {
-		return reconcile.Result{}, fmt.Errorf("list placeholders on node %s: %w", node.Name, err)
+	v, err := a.decide(ctx, node.Name, exporter)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	acceptedUID := a.acceptedOn(node.Name)
-
 	var errs []error
-	var accepted, waiting []*corev1.Pod
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		switch {
-		case !pod.DeletionTimestamp.IsZero():
-			errs = append(errs, a.completeDeletion(ctx, pod))
-		case isTerminal(pod):
-		case pod.Status.Phase == corev1.PodRunning || (acceptedUID != "" && pod.UID == acceptedUID):
-			accepted = append(accepted, pod)
-		default:
-			waiting = append(waiting, pod)
+	for _, pod := range v.deleting {
+		errs = append(errs, a.completeDeletion(ctx, pod))
+	}
+	if v.holder != nil && v.holder.Status.Phase != corev1.PodRunning {
+		if err := a.accept(ctx, v.holder); err != nil {
+			errs = append(errs, err)
+		} else {
+			logger.V(2).Info("Accepted placeholder", "pod", klog.KObj(v.holder))
 		}
 	}
-	holder := pickHolder(accepted, acceptedUID)
-	for _, pod := range accepted {
-		if pod != holder {
-			waiting = append(waiting, pod)
-		}
-	}
-
-	// Bound but not accepted: the oldest wins if the node is free, the rest are refused. Two
-	// accepted placeholders can only come from someone writing pod status by hand; the agent
-	// keeps the one it accepted (or the oldest) so the exporter is never shared.
-	sort.Slice(waiting, func(i, j int) bool { return olderThan(waiting[i], waiting[j]) })
-	for _, pod := range waiting {
-		if holder == nil {
-			if err := a.accept(ctx, pod); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			holder = pod
-			logger.V(2).Info("Accepted placeholder", "pod", klog.KObj(pod))
-			continue
-		}
+	// Two Running placeholders can only come from someone writing pod status by hand; the
+	// agent keeps the one it admitted (or the oldest) so the exporter is never shared.
+	for _, pod := range v.others {
 		errs = append(errs, a.refuse(ctx, pod, ReasonExporterHeld,
-			fmt.Sprintf("exporter %s is already held by lease %s", exporter, holder.Labels[jumpstarterv1alpha1.LabelLeaseName])))
-	}
-	if holder == nil {
-		a.setAccepted(node.Name, "")
+			fmt.Sprintf("exporter %s is already held by lease %s", exporter, v.holder.Labels[jumpstarterv1alpha1.LabelLeaseName])))
 	}
 
 	if a.sweepDue(node.Name) {
@@ -174,25 +146,6 @@ func (a *Agent) sweepForeignPods(ctx context.Context, node *corev1.Node) error {
 	return errors.Join(errs...)
 }
 
-func (a *Agent) acceptedOn(node string) types.UID {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.accepted[node]
-}
-
-func (a *Agent) setAccepted(node string, uid types.UID) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.accepted == nil {
-		a.accepted = map[string]types.UID{}
-	}
-	if uid == "" {
-		delete(a.accepted, node)
-		return
-	}
-	a.accepted[node] = uid
-}
-
 func (a *Agent) sweepDue(node string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -212,20 +165,6 @@ func (a *Agent) forget(node string) {
 	defer a.mu.Unlock()
 	delete(a.accepted, node)
 	delete(a.swept, node)
-}
-
-// pickHolder keeps the placeholder this agent accepted, or else the oldest accepted one.
-func pickHolder(accepted []*corev1.Pod, acceptedUID types.UID) *corev1.Pod {
-	var holder *corev1.Pod
-	for _, pod := range accepted {
-		switch {
-		case acceptedUID != "" && pod.UID == acceptedUID:
-			return pod
-		case holder == nil || olderThan(pod, holder):
-			holder = pod
-		}
-	}
-	return holder
 }
 
 func isTerminal(pod *corev1.Pod) bool {
@@ -262,7 +201,6 @@ func (a *Agent) accept(ctx context.Context, pod *corev1.Pod) error {
 	if err := a.Client.Status().Patch(ctx, pod, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("accept placeholder %s: %w", klog.KObj(pod), err)
 	}
-	a.setAccepted(pod.Spec.NodeName, pod.UID)
 	return nil
 }
 

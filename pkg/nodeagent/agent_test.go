@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -124,5 +125,74 @@ func TestAgentRemembersWhatTheCacheHasNotSeen(t *testing.T) {
 	}
 	if got.Status.Phase != corev1.PodFailed {
 		t.Errorf("second placeholder phase = %s, want Failed (the node is held by the one accepted first)", got.Status.Phase)
+	}
+}
+
+func newAgent(t *testing.T, objs ...client.Object) (*Agent, client.Client) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := jumpstarterv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Pod{}).
+		WithIndex(&corev1.Pod{}, "spec.nodeName", func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+		Build()
+	return &Agent{Client: c, APIReader: c, Recorder: nopRecorder{}, Clock: clocktesting.NewFakeClock(now)}, c
+}
+
+// TestAdmit: the first placeholder asked about on a free node is admitted, a second one is not,
+// and the agent's own reconcile then accepts the first and refuses the second, even though the
+// second is older.
+func TestAdmit(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{jumpstarterv1alpha1.LabelExporterName: "e1"}}}
+	first, second := pod("a", 0, corev1.PodPending, true), pod("b", -time.Hour, corev1.PodPending, true)
+	agent, c := newAgent(t, node, first)
+	ctx := context.Background()
+	if ok, err := agent.Admit(ctx, first); err != nil || !ok {
+		t.Fatalf("Admit(first) = %v, %v; want true", ok, err)
+	}
+	if err := c.Create(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := agent.Admit(ctx, second); err != nil || ok {
+		t.Fatalf("Admit(second) = %v, %v; want false: the node is held", ok, err)
+	}
+	if _, err := agent.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]corev1.PodPhase{"a": corev1.PodRunning, "b": corev1.PodFailed} {
+		got := &corev1.Pod{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "lab", Name: name}, got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Phase != want {
+			t.Errorf("pod %s phase = %s, want %s", name, got.Status.Phase, want)
+		}
+	}
+}
+
+// TestAdmitAfterRestart: a fresh agent (no record) counts the placeholder of a lease granted
+// the exporter as its holder, even when an older placeholder is bound there too.
+func TestAdmitAfterRestart(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{jumpstarterv1alpha1.LabelExporterName: "e1"}}}
+	granted := pod("a", 0, corev1.PodPending, true)
+	granted.OwnerReferences = []metav1.OwnerReference{{APIVersion: jumpstarterv1alpha1.GroupVersion.String(), Kind: "Lease", Name: "la", UID: "lease-a", Controller: ptr.To(true)}}
+	lease := &jumpstarterv1alpha1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "la", UID: "lease-a"},
+		Status: jumpstarterv1alpha1.LeaseStatus{
+			ExporterRef: &corev1.LocalObjectReference{Name: "e1"}, PlaceholderPod: "a",
+		},
+	}
+	older := pod("b", -time.Hour, corev1.PodPending, true)
+	agent, _ := newAgent(t, node, granted, older, lease)
+	ctx := context.Background()
+	if ok, err := agent.Admit(ctx, older); err != nil || ok {
+		t.Fatalf("Admit(older) = %v, %v; want false: the granted lease's placeholder holds the node", ok, err)
+	}
+	if ok, err := agent.Admit(ctx, granted); err != nil || !ok {
+		t.Fatalf("Admit(granted) = %v, %v; want true", ok, err)
 	}
 }

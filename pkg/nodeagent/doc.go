@@ -1,10 +1,12 @@
 // Package nodeagent plays the kubelet of the exporters' virtual nodes. A virtual node accepts
-// any pod bound to it, so the agent is where exclusivity is enforced a second time: it accepts
-// (marks Running) exactly one placeholder per node, refuses any other pod bound there, and
-// completes the deletion of pods on its nodes, which no kubelet will ever confirm.
+// any pod bound to it, so the agent is where exclusivity is enforced a second time: it admits
+// exactly one placeholder per node (and marks it Running), refuses any other pod bound there,
+// and completes the graceful deletion of pods on its nodes, which no kubelet will ever confirm.
 //
-// Work is keyed by node, so one node is never handled by two workers at once. Decisions are made
-// on the cache plus the agent's own record of what it accepted on each node, so a cache that has
-// not yet seen an acceptance never lets a second placeholder in, and no decision waits on a
-// round trip to the API server.
+// Admission (Admit, and the agent's own reconcile) is one decision under one lock, made on the
+// cache plus the agent's record of what it admitted on each node, so a cache that has not yet
+// seen an admission never lets a second placeholder in and no decision waits on a round trip
+// to the API server. The lease controller asks Admit when it sees a binding and grants the
+// lease at once; the Running write follows. After a restart the cache holds every earlier
+// admission, as a Running placeholder or as a lease whose status names the exporter.
 package nodeagent

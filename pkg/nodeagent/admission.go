@@ -1,0 +1,162 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/virtualnode"
+)
+
+// verdict is who holds a node, as the cache and this agent's record see it.
+type verdict struct {
+	holder *corev1.Pod
+	// others are the bound placeholders that must be refused: the node is held.
+	others []*corev1.Pod
+	// deleting are the pods whose deletion the agent confirms.
+	deleting []*corev1.Pod
+}
+
+// Admit tells the lease controller whether placeholder pod, bound to an exporter's node, holds
+// that exporter. The first placeholder admitted on a free node holds it until it is deleted or
+// fails; the decision is recorded before anything is written, so this agent's Reconcile and
+// every later Admit agree with it even before the pod's Running status reaches the cache. That
+// lets the lease be granted on the binding itself, without waiting for the Running write.
+func (a *Agent) Admit(ctx context.Context, pod *corev1.Pod) (bool, error) {
+	if pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || isTerminal(pod) {
+		return false, nil
+	}
+	node := &corev1.Node{}
+	if err := a.Client.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
+		return false, fmt.Errorf("get node %s: %w", pod.Spec.NodeName, client.IgnoreNotFound(err))
+	}
+	exporter := node.Labels[jumpstarterv1alpha1.LabelExporterName]
+	if exporter == "" {
+		return false, nil
+	}
+	v, err := a.decide(ctx, node.Name, exporter)
+	if err != nil {
+		return false, err
+	}
+	return v.holder != nil && v.holder.UID == pod.UID, nil
+}
+
+// decide picks the node's holder among the placeholders bound to it (from the cache), and
+// records it. In order of precedence:
+//  1. the placeholder this agent admitted last, while it is still there and not failed;
+//  2. a Running placeholder, the oldest if several (admitted by an earlier run of the agent);
+//  3. a placeholder whose lease's status says it was granted this exporter (the controller
+//     stopped between the grant and the Running write);
+//  4. on a free node, the oldest waiting placeholder.
+//
+// It holds the agent's lock throughout, so two callers never admit two placeholders.
+func (a *Agent) decide(ctx context.Context, node, exporter string) (verdict, error) {
+	pods := &corev1.PodList{}
+	if err := a.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: node}); err != nil {
+		return verdict{}, fmt.Errorf("list placeholders on node %s: %w", node, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+
+	var v verdict
+	var live []*corev1.Pod
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		switch {
+		case !pod.DeletionTimestamp.IsZero():
+			if awaitsKubelet(pod, a.Clock.Now()) {
+				v.deleting = append(v.deleting, pod)
+			}
+		case isTerminal(pod) || pod.Labels[jumpstarterv1alpha1.LabelLeaseName] == "":
+			// Failed already, or not a placeholder: the foreign-pod sweep refuses those.
+		default:
+			live = append(live, pod)
+		}
+	}
+	sort.Slice(live, func(i, j int) bool { return olderThan(live[i], live[j]) })
+
+	recorded := a.accepted[node]
+	for _, pod := range live {
+		if recorded != "" && pod.UID == recorded {
+			v.holder = pod
+		}
+	}
+	if v.holder == nil {
+		v.holder = firstRunning(live)
+	}
+	if v.holder == nil {
+		granted, err := a.grantedPlaceholder(ctx, live, exporter)
+		if err != nil {
+			return verdict{}, err
+		}
+		v.holder = granted
+	}
+	if v.holder == nil && len(live) > 0 {
+		v.holder = live[0]
+	}
+	for _, pod := range live {
+		if pod != v.holder {
+			v.others = append(v.others, pod)
+		}
+	}
+	if v.holder == nil {
+		delete(a.accepted, node)
+	} else {
+		if a.accepted == nil {
+			a.accepted = map[string]types.UID{}
+		}
+		a.accepted[node] = v.holder.UID
+	}
+	return v, nil
+}
+
+// stuckDeletion is how long a zero-grace deletion may show before the agent confirms it.
+const stuckDeletion = 10 * time.Second
+
+// awaitsKubelet: a graceful deletion that a kubelet would confirm. A deletion with a zero
+// grace period (the controller's) is finished by the API server itself right after it set the
+// deletion timestamp; confirming it too only costs a DELETE that finds nothing, so the agent
+// leaves it alone unless it lingers.
+func awaitsKubelet(pod *corev1.Pod, now time.Time) bool {
+	return pod.DeletionGracePeriodSeconds == nil || *pod.DeletionGracePeriodSeconds > 0 ||
+		now.Sub(pod.DeletionTimestamp.Time) > stuckDeletion
+}
+
+func firstRunning(pods []*corev1.Pod) *corev1.Pod {
+	for _, pod := range pods {
+		if pod.Status.Phase == corev1.PodRunning {
+			return pod
+		}
+	}
+	return nil
+}
+
+// grantedPlaceholder is the placeholder among pods whose lease (its controller owner) is active
+// on exporter.
+func (a *Agent) grantedPlaceholder(ctx context.Context, pods []*corev1.Pod, exporter string) (*corev1.Pod, error) {
+	for _, pod := range pods {
+		owner := metav1.GetControllerOf(pod)
+		if owner == nil || owner.Kind != "Lease" {
+			continue
+		}
+		lease := &jumpstarterv1alpha1.Lease{}
+		if err := a.Client.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: owner.Name}, lease); err != nil {
+			if client.IgnoreNotFound(err) != nil {
+				return nil, fmt.Errorf("get lease of placeholder %s/%s: %w", pod.Namespace, pod.Name, err)
+			}
+			continue
+		}
+		if lease.UID == owner.UID && !lease.Status.Ended && lease.Status.ExporterRef != nil &&
+			lease.Status.ExporterRef.Name == exporter && lease.Status.PlaceholderPod == pod.Name {
+			return pod, nil
+		}
+	}
+	return nil, nil
+}
