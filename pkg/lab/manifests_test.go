@@ -3,8 +3,11 @@ package lab
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func TestDecodeManifests(t *testing.T) {
@@ -152,5 +155,33 @@ profiles:
 	}
 	if strings.Contains(string(got), "/etc/kubernetes") {
 		t.Errorf("kubeconfig not overridden:\n%s", got)
+	}
+}
+
+// TestSchedulerFeatureGatesMatchConfig: the lab runs the scheduler with the feature gates the
+// Deployment in config/ sets, so that what the lab measures is what users run.
+func TestSchedulerFeatureGatesMatchConfig(t *testing.T) {
+	configDir := FindConfigDir()
+	if configDir == "" {
+		t.Skip("not inside the jumpstarter.dev/service module")
+	}
+	objs, err := ReadManifests(filepath.Join(configDir, "scheduler", "scheduler.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		if err != nil || len(containers) == 0 {
+			t.Fatalf("scheduler Deployment without containers: %v", err)
+		}
+		args, _, _ = unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	}
+	want := "--feature-gates=" + SchedulerFeatureGates
+	if !slices.Contains(args, want) {
+		t.Errorf("config/scheduler/scheduler.yaml runs the scheduler with %q, want %q among them (as the lab does)", args, want)
 	}
 }
