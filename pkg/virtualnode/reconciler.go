@@ -12,12 +12,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -248,7 +250,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(requeue.ControllerOptions(Workers)).
 		For(&jumpstarterv1alpha1.Exporter{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(exporterOfNode)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.exporterOfPod),
+		Watches(&corev1.Pod{}, r.placeholderEvents(),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.(*corev1.Pod).Spec.NodeName != ""
 			}))).
@@ -262,6 +264,34 @@ func exporterOfNode(_ context.Context, obj client.Object) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}
+
+// LeaseRefDelay is how long a placeholder event waits before it updates the exporter's
+// status.leaseRef. A hand-over ends one lease and grants the next within that time, so both
+// land as one status write instead of two (clear, then set), and the write stays out of the
+// way of the API calls that make the hand-over. Who holds an exporter is the lease's status;
+// leaseRef is the convenience view of it on the exporter.
+const LeaseRefDelay = 500 * time.Millisecond
+
+// placeholderEvents reconciles the exporter of a bound placeholder LeaseRefDelay after the
+// placeholder changed; further changes within that time add nothing.
+func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range r.exporterOfPod(ctx, obj) {
+			q.AddAfter(req, LeaseRefDelay)
+		}
+	}
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+	}
 }
 
 func (r *Reconciler) exporterOfPod(ctx context.Context, obj client.Object) []reconcile.Request {
