@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -49,23 +48,11 @@ func benchHandOver(b *testing.B, e *env, results *table) {
 		fatal(b, results, scenario, ns.rec, err)
 	}
 
-	order := slices.Clone(names)
-	slices.SortFunc(order, func(x, y string) int { return h[x].Granted.Compare(h[y].Granted) })
-	var gaps []time.Duration
-	var handOverSteps steps
-	for i := 1; i < len(order); i++ {
-		prev, next := h[order[i-1]], h[order[i]]
-		gaps = append(gaps, next.Granted.Sub(prev.Ended))
-		prevPod, nextPod := tracer.history(prev.Name), tracer.history(next.Name)
-		handOverSteps.add("ended → its placeholder deleted (controller)", prev.Ended, prevPod.Deleted)
-		handOverSteps.add("placeholder deleted → next bound (scheduler)", prevPod.Deleted, nextPod.Bound)
-		handOverSteps.add("bound → Running (node agent)", nextPod.Bound, nextPod.Running)
-		handOverSteps.add("Running → Ready (controller)", nextPod.Running, next.Granted)
-	}
+	gaps := handOvers(h)
 	p50, p99 := percentile(gaps, 0.5), percentile(gaps, 0.99)
 	results.add(scenario, "previous ended → Ready p50", human(p50), atMost(p50, handOverP50Target))
 	results.add(scenario, "previous ended → Ready p99", human(p99), atMost(p99, handOverP99Target))
-	handOverSteps.addTo(results, scenario)
+	handOverSteps(h, tracer).addTo(results, scenario)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(ms(p50), "p50-ms")
 	b.ReportMetric(ms(p99), "p99-ms")

@@ -162,6 +162,30 @@ func handOvers(h map[string]support.LeaseHistory) []time.Duration {
 	return gaps
 }
 
+// handOverSteps splits each hand-over (per exporter, one lease's end to the next lease's grant)
+// into its steps, as the pod tracer saw the placeholders.
+func handOverSteps(h map[string]support.LeaseHistory, tracer *podTracer) *steps {
+	byExporter := map[string][]support.LeaseHistory{}
+	for _, lh := range h {
+		if !lh.Granted.IsZero() {
+			byExporter[lh.Exporter] = append(byExporter[lh.Exporter], lh)
+		}
+	}
+	s := &steps{}
+	for _, hs := range byExporter {
+		slices.SortFunc(hs, func(a, b support.LeaseHistory) int { return a.Granted.Compare(b.Granted) })
+		for i := 1; i < len(hs); i++ {
+			prev, next := hs[i-1], hs[i]
+			prevPod, nextPod := tracer.history(prev.Name), tracer.history(next.Name)
+			s.add("ended → its placeholder deleted (controller)", prev.Ended, prevPod.Deleted)
+			s.add("placeholder deleted → next bound (scheduler)", prevPod.Deleted, nextPod.Bound)
+			s.add("bound → Running (node agent)", nextPod.Bound, nextPod.Running)
+			s.add("Running → Ready (controller)", nextPod.Running, next.Granted)
+		}
+	}
+	return s
+}
+
 // stampHandOvers is handOvers by the controller's own stamps: per exporter, status.endTime of
 // one lease to status.beginTime of the next.
 func stampHandOvers(h map[string]support.LeaseHistory) []time.Duration {

@@ -31,6 +31,11 @@ func benchLoad(b *testing.B, e *env, results *table) {
 	leases, ideal := randomLeases(ns.name, loadLeases, values, loadPerBoard, loadDuration)
 	names := leaseNames(leases)
 
+	tracer, err := startPodTracer(ctx, e.client, ns.name)
+	if err != nil {
+		b.Fatal(err)
+	}
+
 	b.ResetTimer()
 	first, _, err := createLeases(ctx, e.client, leases)
 	if err != nil {
@@ -40,6 +45,7 @@ func benchLoad(b *testing.B, e *env, results *table) {
 	b.StopTimer()
 
 	measureBurst(h, names, first, loadDuration).report(b, results, loadScenario, fmt.Sprintf("%d exporters, %d × %v leases", loadBoards*loadPerBoard, loadLeases, loadDuration), ideal, loadTargets)
+	handOverSteps(h, tracer).addTo(results, loadScenario)
 	if err != nil {
 		fatal(b, results, loadScenario, ns.rec, err)
 	}

@@ -14,10 +14,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
 	"jumpstarter.dev/service/pkg/auth/routertoken"
@@ -35,6 +37,9 @@ type pki struct {
 	clientTLS         *tls.Config
 	routerKeyFile     string
 	signer            *routertoken.Signer
+	// leases numbers the fake leases: each tunnel gets its own, as 1000 idle tunnels would be
+	// 1000 leases (the router caps the streams of one lease).
+	leases atomic.Int64
 }
 
 func newPKI(b *testing.B) *pki {
@@ -71,9 +76,10 @@ func newPKI(b *testing.B) *pki {
 	return p
 }
 
-// token mints a fresh router token (a new stream id) for a fake lease.
+// token mints a fresh router token (a new stream id) for a fake lease of its own.
 func (p *pki) token(b testing.TB) string {
-	tok, _, err := p.signer.Mint(routertoken.LeaseRef{Namespace: "bench", Name: "bench", UID: "bench"}, time.Time{})
+	name := fmt.Sprintf("bench-%d", p.leases.Add(1))
+	tok, _, err := p.signer.Mint(routertoken.LeaseRef{Namespace: "bench", Name: name, UID: types.UID(name)}, time.Time{})
 	if err != nil {
 		b.Fatal(err)
 	}
