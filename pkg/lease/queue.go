@@ -1,7 +1,10 @@
 package lease
 
 import (
+	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
@@ -31,12 +34,48 @@ func aheadOf(a, b *jumpstarterv1alpha1.Lease) bool {
 	return a.Name < b.Name
 }
 
+// queueKeys caches queue keys by lease UID. A lease's selector and exporterRef cannot change
+// (CEL rules on the CRD), so neither can its key; rendering it parses and validates the
+// selector, and a position is computed against every lease queued in the namespace, which at
+// 5000 waiting leases made queue positions the controller's main CPU cost.
+type queueKeys struct {
+	mu   sync.Mutex
+	keys map[types.NamespacedName]cachedKey
+}
+
+type cachedKey struct {
+	uid types.UID
+	key string
+}
+
+func (c *queueKeys) of(lease *jumpstarterv1alpha1.Lease) string {
+	name := types.NamespacedName{Namespace: lease.Namespace, Name: lease.Name}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached, ok := c.keys[name]; ok && cached.uid == lease.UID {
+		return cached.key
+	}
+	if c.keys == nil {
+		c.keys = map[types.NamespacedName]cachedKey{}
+	}
+	key := queueKey(lease)
+	c.keys[name] = cachedKey{uid: lease.UID, key: key}
+	return key
+}
+
+// forget drops the key of a lease that no longer waits, or is gone.
+func (c *queueKeys) forget(name types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.keys, name)
+}
+
 // queuePosition is 1 + the number of queued leases in the namespace that wait for the same
 // exporters and come first. Leases with other selectors may compete for some of the same
 // exporters; they are not counted, so the position is a lower bound in mixed queues. It also
 // returns how many leases are queued in the namespace.
-func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.Lease) (position int32, queued int) {
-	key := queueKey(lease)
+func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.Lease, keys *queueKeys) (position int32, queued int) {
+	key := keys.of(lease)
 	position = 1
 	for i := range all {
 		other := &all[i]
@@ -44,7 +83,7 @@ func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.L
 			continue
 		}
 		queued++
-		if aheadOf(other, lease) && queueKey(other) == key {
+		if aheadOf(other, lease) && keys.of(other) == key {
 			position++
 		}
 	}

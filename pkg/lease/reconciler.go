@@ -54,6 +54,8 @@ type Reconciler struct {
 	// cache does: a lease is woken again (its placeholder appeared, or was deleted) often
 	// before the watch brings back the status written a moment ago.
 	written ownwrites.Log[*jumpstarterv1alpha1.Lease]
+	// queueKeys remembers each waiting lease's queue key for queue positions.
+	queueKeys queueKeys
 }
 
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases,verbs=get;list;watch;update;patch
@@ -68,11 +70,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, lease); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Forget(req.NamespacedName)
+			r.queueKeys.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	lease = r.written.Fresh(req.NamespacedName, lease)
 	if lease.Status.Ended {
+		r.queueKeys.forget(req.NamespacedName)
 		return reconcile.Result{}, r.cleanupEnded(ctx, lease)
 	}
 	now := r.Clock.Now()
@@ -100,6 +104,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		pod = nil
 	}
 	if lease.Status.ExporterRef != nil {
+		r.queueKeys.forget(req.NamespacedName)
 		return r.whileActive(ctx, lease, pod, now)
 	}
 	return r.whileWaiting(ctx, lease, pod, now)
@@ -220,7 +225,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	}
 	base := lease.DeepCopy()
 	lease.Status.PlaceholderPod = pod.Name
-	position, queued := queuePosition(lease, leases.Items)
+	position, queued := queuePosition(lease, leases.Items, &r.queueKeys)
 	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(position))
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err

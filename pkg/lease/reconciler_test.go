@@ -248,7 +248,7 @@ func TestQueuePosition(t *testing.T) {
 	}
 	want := map[string]int32{"c": 1, "a": 2, "b": 3, "e": 4, "d": 1}
 	for i := range all {
-		if got, _ := queuePosition(&all[i], all); got != want[all[i].Name] {
+		if got, _ := queuePosition(&all[i], all, &queueKeys{}); got != want[all[i].Name] {
 			t.Errorf("position of %s = %d, want %d", all[i].Name, got, want[all[i].Name])
 		}
 	}
