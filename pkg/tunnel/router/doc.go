@@ -17,16 +17,19 @@
 // stream with a spent id is refused (ALREADY_EXISTS). Every refusal carries a
 // google.rpc.ErrorInfo with the wire.Code reason.
 //
-// Forwarding is the hot path and copies nothing itself: gRPC frames stay serialized
-// (wire.Codec); the buffers received from one stream are the buffers sent on the other, from a
-// pool that does not zero them (wire.BufferPool). Each stream's handler goroutine forwards its
-// own peer's direction; no goroutine is added per tunnel. What an idle tunnel costs is then
-// mostly grpc-go's: four goroutines per server connection (reader, writer, keepalive,
-// handler) and the TLS and HTTP/2 state of two connections. Token verification runs on a
-// short-lived goroutine (admitShallow), because its JSON decoding would otherwise leave the
-// handler, which then blocks for the tunnel's life, with a stack twice the size it needs. grpc-go cannot interrupt a handler's blocked receive, so router streams get a
-// context the router can cancel (tapStream); that is how a tunnel whose lease ended, or
-// whose other end vanished, is cut.
+// The gRPC side is not grpc-go: it is the router's own HTTP/2 server (package h2relay), which
+// relays the gRPC message bytes of two paired streams as they are, without re-encoding and
+// without goroutine hand-offs: the goroutine that reads connection A writes the frames of
+// stream a, as DATA frames of stream b, straight onto connection B. A QUIC end is bridged
+// through the same endpoint abstraction (DATA payload <-> bytes). Only DATA payloads are
+// looked at (for the byte counters) besides the frame type.
+//
+// What a tunnel costs: admission and pairing run on a goroutine per stream that ends once the
+// stream is paired (or refused); a paired gRPC tunnel then has no goroutine of its own, only
+// the reader goroutine of each connection, and its ends are callbacks (link): both
+// directions ended, or one end aborted or gone. A QUIC end keeps its connection's goroutine,
+// which reads the stream. Router streams are cut (lease ended, other end gone, shutdown) by
+// answering them with the reason's status at once.
 //
 // Ends: GOAWAY (or FIN, or a gRPC half-close) ends one direction and is passed on; the
 // tunnel ends cleanly when both directions have, and both gRPC streams end with OK. PING is a

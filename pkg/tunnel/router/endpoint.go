@@ -9,34 +9,32 @@ import (
 	"jumpstarter.dev/service/pkg/tunnel/wire"
 )
 
-// endpoint is one peer's stream in the router: a gRPC RouterService stream (frames) or a QUIC
-// stream (bytes). A tunnel is two endpoints; each forwards what its own peer sends into the
-// other (pump), so every combination of transports works through the sink methods.
+// endpoint is one peer's stream in the router: a RouterService stream of our HTTP/2 server
+// (frames) or a QUIC stream (bytes). A tunnel is two endpoints; each forwards what its own peer
+// sends into the other (forward), so every combination of transports works.
 type endpoint interface {
 	base() *endpointBase
 	transport() string
 	// accept tells the peer that its token is good, before it waits for the other end.
 	accept() error
-	// pump forwards what this endpoint's peer sends into dst until its end of stream, which
-	// it passes on (dst.closeWrite).
-	pump(dst endpoint) error
+	// forward passes what this endpoint's peer sends on to dst, and calls done once that
+	// direction ended: nil once its end of stream was passed on, else why it failed. A gRPC
+	// endpoint forwards from its connection's reader and returns at once; a QUIC endpoint
+	// forwards on the calling goroutine and returns when done was called.
+	forward(dst endpoint, done func(error))
 
-	// sendFrame forwards a frame received from a gRPC peer; it takes over f's buffers.
-	sendFrame(f *wire.Frame, info wire.FrameInfo) error
 	// sendBytes forwards n bytes read from a QUIC peer into *buf, a buffer of
-	// wire.BufferPool(), which it takes over.
+	// wire.BufferPool(), which it takes over. It blocks while the peer cannot take more.
 	sendBytes(buf *[]byte, n int) error
-	// closeWrite passes the end of stream on: GOAWAY (goAway, the received one, if not nil)
-	// or FIN.
-	closeWrite(goAway *wire.Frame) error
+	// closeWrite passes a QUIC peer's end of stream on: GOAWAY or FIN.
+	closeWrite() error
 
 	// abort ends the endpoint with code; the first cause wins. It never blocks.
 	abort(code wire.Code, msg string)
-	// fail ends the endpoint with code: a refusal before pairing, or the end of an aborted
-	// tunnel. It returns what the gRPC handler returns.
-	fail(code wire.Code, msg string) error
-	// finish ends a tunnel that was paired: cleanly unless the endpoint was aborted.
-	finish() error
+	// fail refuses the endpoint with code, before it was paired.
+	fail(code wire.Code, msg string)
+	// end ends a paired endpoint: cleanly unless it was aborted. It does not block.
+	end()
 }
 
 // endpointBase is the state every endpoint has.
@@ -47,8 +45,10 @@ type endpointBase struct {
 	cancel context.CancelCauseFunc
 	// readyCh is closed once accept has answered the peer: nothing may be sent before.
 	readyCh chan struct{}
-	// pumpedCh is closed once pump has returned.
+	// pumpedCh is closed once the direction from this endpoint's peer has ended.
 	pumpedCh chan struct{}
+	// finish ends this endpoint's part of a paired tunnel, once; set before forwarding.
+	finish   func()
 	count    counters
 	lease    routertoken.LeaseRef
 	streamID string

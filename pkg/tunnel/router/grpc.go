@@ -4,74 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"sync/atomic"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/mem"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/tap"
+	"golang.org/x/net/http2/hpack"
 
-	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
+	"jumpstarter.dev/service/pkg/tunnel/h2relay"
 	"jumpstarter.dev/service/pkg/tunnel/wire"
 )
 
-// routerServiceDesc serves jumpstarter.v1.RouterService/Stream with raw frames instead of the
-// generated handler's parsed messages. The method path, and the proto file reflection finds,
-// are the generated service's.
-var routerServiceDesc = grpc.ServiceDesc{
-	ServiceName: "jumpstarter.v1.RouterService",
-	HandlerType: (*any)(nil),
-	Streams: []grpc.StreamDesc{{
-		StreamName:    "Stream",
-		Handler:       func(srv any, stream grpc.ServerStream) error { return srv.(*Server).handleGRPC(stream) },
-		ServerStreams: true,
-		ClientStreams: true,
-	}},
-	Metadata: "jumpstarter/v1/router.proto",
-}
-
-// cancelKey holds, in a router stream's context, the function that cancels it.
-type cancelKey struct{}
-
-// tapStream gives every router stream a context the router can cancel: grpc-go offers no way
-// to interrupt a handler's blocked RecvMsg except by ending the stream's context, and the
-// router must end established tunnels when their lease ends or their other end goes away.
-func tapStream(ctx context.Context, info *tap.Info) (context.Context, error) {
-	if info.FullMethodName != jumpstarterv1.RouterService_Stream_FullMethodName {
-		return ctx, nil
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	return context.WithValue(ctx, cancelKey{}, cancel), nil
-}
-
-func (s *Server) handleGRPC(stream grpc.ServerStream) error {
-	ctx := stream.Context()
-	cancel, ok := ctx.Value(cancelKey{}).(context.CancelCauseFunc)
-	if !ok {
-		return status.Error(codes.Internal, "router stream without its cancel function")
-	}
-	token, err := bearer(ctx)
+// serveStream takes a new RouterService stream of the HTTP/2 server, on its connection's
+// reader: it checks the authorization header, then admits, pairs and links the stream on a
+// goroutine that ends once the stream is paired (or refused). An idle paired tunnel has no
+// goroutine of its own.
+func (s *Server) serveStream(st *h2relay.Stream, md h2relay.Metadata) {
+	token, err := bearer(md.Get("authorization"))
 	if err != nil {
 		s.metrics.refused(wire.CodeUnauthenticated)
-		return wire.CodeUnauthenticated.Error(err.Error())
+		st.Abort(wire.CodeUnauthenticated.Status(err.Error()))
+		return
 	}
-	claims, cerr := s.admitShallow(token)
-	if cerr != nil {
-		s.metrics.refused(cerr.Code)
-		return cerr.Code.Error(cerr.Msg)
-	}
-	ep := &grpcEndpoint{endpointBase: newBase(ctx, cancel, s.grpcCounters, claims), stream: stream}
-	return s.run(ep)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	st.OnGone(cancel)
+	go func() {
+		claims, cerr := s.admit(token)
+		if cerr != nil {
+			s.metrics.refused(cerr.Code)
+			st.Abort(cerr.Code.Status(cerr.Msg))
+			cancel(cerr)
+			return
+		}
+		ep := &grpcEndpoint{endpointBase: newBase(ctx, cancel, s.grpcCounters, claims), stream: st}
+		s.run(ep)
+	}()
 }
 
 // bearer reads the token of the authorization header (wire contract §3.2: exactly one,
 // "Bearer " matched case-insensitively).
-func bearer(ctx context.Context) (string, error) {
-	values := metadata.ValueFromIncomingContext(ctx, "authorization")
+func bearer(values []string) (string, error) {
 	switch {
 	case len(values) == 0:
 		return "", errors.New("missing or invalid authorization: no authorization header")
@@ -87,95 +56,70 @@ func bearer(ctx context.Context) (string, error) {
 }
 
 // acceptedHeader is the response header of an accepted stream; its presence is what counts.
-var acceptedHeader = metadata.Pairs("jumpstarter-tunnel", "accepted")
+var acceptedHeader = hpack.HeaderField{Name: "jumpstarter-tunnel", Value: "accepted"}
 
-// grpcEndpoint is a RouterService stream.
+// grpcEndpoint is a RouterService stream of the router's HTTP/2 server.
 type grpcEndpoint struct {
 	endpointBase
-	stream   grpc.ServerStream
-	aborting atomic.Bool
-}
-
-// abort sets the reason in the trailers (wire.TrailerReason), then cancels the stream.
-func (e *grpcEndpoint) abort(code wire.Code, msg string) {
-	if e.aborting.CompareAndSwap(false, true) {
-		e.stream.SetTrailer(metadata.Pairs(wire.TrailerReason, code.Reason(), wire.TrailerMessage, msg))
-	}
-	e.endpointBase.abort(code, msg)
+	stream *h2relay.Stream
 }
 
 func (e *grpcEndpoint) base() *endpointBase { return &e.endpointBase }
 func (e *grpcEndpoint) transport() string   { return transportGRPC }
 
+// abort ends the stream with code's status, and the reason in the trailers too
+// (wire.TrailerReason), then cancels the endpoint.
+func (e *grpcEndpoint) abort(code wire.Code, msg string) {
+	e.stream.Abort(code.Status(msg),
+		hpack.HeaderField{Name: wire.TrailerReason, Value: code.Reason()},
+		hpack.HeaderField{Name: wire.TrailerMessage, Value: h2relay.HeaderValue(msg)})
+	e.endpointBase.abort(code, msg)
+}
+
 // accept sends the response headers: our dialers wait for them to know the token was good.
 func (e *grpcEndpoint) accept() error {
-	if err := e.stream.SendHeader(acceptedHeader); err != nil {
+	if err := e.stream.Accept(acceptedHeader); err != nil {
 		return err
 	}
 	close(e.readyCh)
 	return nil
 }
 
-func (e *grpcEndpoint) pump(dst endpoint) error {
-	var f wire.Frame
-	defer f.Free()
-	for {
-		if err := e.stream.RecvMsg(&f); err != nil {
-			if err == io.EOF { // the peer half-closed without GOAWAY: same meaning (§3.10)
-				return dst.closeWrite(nil)
-			}
-			return err
+func (e *grpcEndpoint) forward(dst endpoint, done func(error)) {
+	finished := func(err error) {
+		switch {
+		case errors.Is(err, h2relay.ErrReset):
+			err = errReset
+		case errors.Is(err, h2relay.ErrMalformed):
+			err = errMalformed
 		}
-		info, err := f.Info()
-		if err != nil {
-			return errMalformed
-		}
-		switch info.Type {
-		case jumpstarterv1.FrameType_FRAME_TYPE_DATA:
-			e.count.received.Add(float64(info.PayloadLen))
-			if err := dst.sendFrame(&f, info); err != nil {
-				return err
-			}
-		case jumpstarterv1.FrameType_FRAME_TYPE_GOAWAY:
-			return dst.closeWrite(&f)
-		case jumpstarterv1.FrameType_FRAME_TYPE_PING:
-			f.Free() // a keepalive of this hop; each hop has its own
-		case jumpstarterv1.FrameType_FRAME_TYPE_RST_STREAM:
-			return errReset
-		default: // passed on as it is to a gRPC peer, which skips what it does not know
-			if err := dst.sendFrame(&f, info); err != nil {
-				return err
-			}
-		}
+		done(err)
+	}
+	switch d := dst.(type) {
+	case *grpcEndpoint:
+		e.stream.Link(d.stream, h2relay.Counters{Received: e.count.received, Sent: d.count.sent}, finished)
+	default:
+		e.stream.LinkBytes(byteSink{dst}, h2relay.Counters{Received: e.count.received}, finished)
 	}
 }
 
-func (e *grpcEndpoint) sendFrame(f *wire.Frame, info wire.FrameInfo) error {
-	if err := e.waitReady(); err != nil {
-		f.Free()
-		return err
+// byteSink is a QUIC endpoint as the sink of a gRPC stream.
+type byteSink struct{ dst endpoint }
+
+func (b byteSink) Write(p []byte) (int, error) {
+	buf := wire.BufferPool().Get(len(p))
+	copy(*buf, p)
+	if err := b.dst.sendBytes(buf, len(p)); err != nil {
+		return 0, err
 	}
-	err := e.stream.SendMsg(f)
-	f.Free() // the codec took the buffers unless SendMsg failed before encoding
-	if err != nil {
-		return err
-	}
-	if info.Type == jumpstarterv1.FrameType_FRAME_TYPE_DATA {
-		e.count.sent.Add(float64(info.PayloadLen))
-	}
-	return nil
+	return len(p), nil
 }
+
+func (b byteSink) CloseWrite() error { return b.dst.closeWrite() }
 
 func (e *grpcEndpoint) sendBytes(buf *[]byte, n int) error {
-	pool := wire.BufferPool()
-	if err := e.waitReady(); err != nil {
-		pool.Put(buf)
-		return err
-	}
-	*buf = (*buf)[:n]
-	f := wire.DataFrame(mem.NewBuffer(buf, pool))
-	err := e.stream.SendMsg(f)
-	f.Free()
+	err := e.stream.WriteData((*buf)[:n])
+	wire.BufferPool().Put(buf)
 	if err != nil {
 		return err
 	}
@@ -183,34 +127,22 @@ func (e *grpcEndpoint) sendBytes(buf *[]byte, n int) error {
 	return nil
 }
 
-func (e *grpcEndpoint) closeWrite(goAway *wire.Frame) error {
-	if goAway == nil {
-		goAway = wire.GoAwayFrame()
-	}
-	if err := e.waitReady(); err != nil {
-		goAway.Free()
-		return err
-	}
-	err := e.stream.SendMsg(goAway)
-	goAway.Free()
-	return err
-}
+func (e *grpcEndpoint) closeWrite() error { return e.stream.CloseWrite() }
 
-func (e *grpcEndpoint) fail(code wire.Code, msg string) error {
-	e.abort(code, msg)
-	return e.finish()
-}
+func (e *grpcEndpoint) fail(code wire.Code, msg string) { e.abort(code, msg) }
 
-// finish is the handler's result: OK after a clean tunnel, the abort's status otherwise.
-func (e *grpcEndpoint) finish() error {
+// end finishes the stream: status OK after a clean tunnel, the abort's status otherwise (sent
+// by abort already); a stream its client reset needs nothing.
+func (e *grpcEndpoint) end() {
 	if ce, ok := e.cause(); ok {
-		return ce.Code.Error(ce.Msg)
+		e.abort(ce.Code, ce.Msg)
+		return
 	}
-	if err := e.ctx.Err(); err != nil {
-		// The peer cancelled or its connection dropped: nobody reads this status.
-		return status.FromContextError(err).Err()
+	if e.ctx.Err() != nil {
+		return
 	}
-	return nil
+	e.stream.Finish()
+	e.cancel(nil)
 }
 
 // String names the endpoint in logs.

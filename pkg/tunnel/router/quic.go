@@ -9,7 +9,6 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
 	"jumpstarter.dev/service/pkg/tunnel/wire"
 )
 
@@ -75,12 +74,15 @@ func (s *Server) handleQUIC(ctx context.Context, conn *quic.Conn) {
 		return
 	}
 	ectx, ecancel := context.WithCancelCause(conn.Context())
-	ep := &quicEndpoint{endpointBase: newBase(ectx, ecancel, s.quicCounters, claims), conn: conn, stream: st}
+	ep := &quicEndpoint{endpointBase: newBase(ectx, ecancel, s.quicCounters, claims), conn: conn, stream: st, endedCh: make(chan struct{})}
 	// Whatever ends the endpoint closes its connection, so that blocked reads and writes
 	// return and the peer learns why.
 	stop := context.AfterFunc(ectx, ep.closeConn)
 	defer stop()
-	_ = s.run(ep)
+	if s.run(ep) {
+		<-ep.endedCh
+		ep.finish()
+	}
 }
 
 // quicEndpoint is the stream of a QUIC tunnel connection.
@@ -89,6 +91,9 @@ type quicEndpoint struct {
 	conn      *quic.Conn
 	stream    *quic.Stream
 	closeOnce sync.Once
+	// endedCh is closed by end: the connection's goroutine then finishes it (finish blocks).
+	endedCh chan struct{}
+	endOnce sync.Once
 }
 
 func (e *quicEndpoint) base() *endpointBase { return &e.endpointBase }
@@ -102,6 +107,9 @@ func (e *quicEndpoint) accept() error {
 	return nil
 }
 
+// forward reads the QUIC stream on the calling goroutine until its FIN or an error.
+func (e *quicEndpoint) forward(dst endpoint, done func(error)) { done(e.pump(dst)) }
+
 func (e *quicEndpoint) pump(dst endpoint) error {
 	pool := wire.BufferPool()
 	var one [1]byte
@@ -109,7 +117,7 @@ func (e *quicEndpoint) pump(dst endpoint) error {
 		// Wait for data without holding a buffer: an idle tunnel costs no read buffer.
 		if _, err := e.stream.Peek(one[:]); err != nil {
 			if err == io.EOF {
-				return dst.closeWrite(nil)
+				return dst.closeWrite()
 			}
 			return err
 		}
@@ -124,30 +132,12 @@ func (e *quicEndpoint) pump(dst endpoint) error {
 			pool.Put(buf)
 		}
 		if err == io.EOF {
-			return dst.closeWrite(nil)
+			return dst.closeWrite()
 		}
 		if err != nil {
 			return err
 		}
 	}
-}
-
-func (e *quicEndpoint) sendFrame(f *wire.Frame, info wire.FrameInfo) error {
-	defer f.Free()
-	if info.Type != jumpstarterv1.FrameType_FRAME_TYPE_DATA || info.PayloadLen == 0 {
-		return nil // only DATA payloads mean something as bytes
-	}
-	if err := e.waitReady(); err != nil {
-		return err
-	}
-	var segs [4][]byte
-	for _, seg := range f.Payload(info, segs[:0]) {
-		if _, err := e.stream.Write(seg); err != nil {
-			return err
-		}
-	}
-	e.count.sent.Add(float64(info.PayloadLen))
-	return nil
 }
 
 func (e *quicEndpoint) sendBytes(buf *[]byte, n int) error {
@@ -162,10 +152,7 @@ func (e *quicEndpoint) sendBytes(buf *[]byte, n int) error {
 	return nil
 }
 
-func (e *quicEndpoint) closeWrite(goAway *wire.Frame) error {
-	if goAway != nil {
-		goAway.Free()
-	}
+func (e *quicEndpoint) closeWrite() error {
 	if err := e.waitReady(); err != nil {
 		return err
 	}
@@ -191,16 +178,18 @@ func (e *quicEndpoint) closeConn() {
 // abort ends the endpoint with code; closeConn follows through the context.
 func (e *quicEndpoint) abort(code wire.Code, msg string) { e.endpointBase.abort(code, msg) }
 
-func (e *quicEndpoint) fail(code wire.Code, msg string) error {
+func (e *quicEndpoint) fail(code wire.Code, msg string) {
 	e.abort(code, msg)
 	e.closeConn()
-	return nil
 }
+
+// end hands the endpoint back to its connection's goroutine, which finishes it.
+func (e *quicEndpoint) end() { e.endOnce.Do(func() { close(e.endedCh) }) }
 
 // finish ends a paired tunnel: after a clean one it waits (at most wire.CloseLinger) for the
 // peer to close the connection, once it has every byte, before closing it here; closing first
 // could drop our last bytes in flight.
-func (e *quicEndpoint) finish() error {
+func (e *quicEndpoint) finish() {
 	if _, aborted := e.cause(); !aborted {
 		timer := time.NewTimer(wire.CloseLinger)
 		select {
@@ -210,7 +199,6 @@ func (e *quicEndpoint) finish() error {
 		timer.Stop()
 	}
 	e.closeConn()
-	return nil
 }
 
 // String names the endpoint in logs.

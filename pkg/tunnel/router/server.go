@@ -7,17 +7,18 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
-	"google.golang.org/grpc"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 
 	"jumpstarter.dev/service/pkg/auth/routertoken"
-	"jumpstarter.dev/service/pkg/grpcserver"
+	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
+	"jumpstarter.dev/service/pkg/tunnel/h2relay"
 	"jumpstarter.dev/service/pkg/tunnel/leasewatch"
 	"jumpstarter.dev/service/pkg/tunnel/rendezvous"
 	"jumpstarter.dev/service/pkg/tunnel/wire"
@@ -91,8 +92,8 @@ type Server struct {
 	bindAddress     string
 	disableQUIC     bool
 
-	grpc  *grpcserver.Server
-	certs *certwatcher.CertWatcher
+	h2    *h2relay.Server
+	certs *certwatcher.CertWatcher // TCP and QUIC
 
 	metrics                    *metrics
 	grpcCounters, quicCounters counters
@@ -144,31 +145,26 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("router: register metrics: %w", err)
 		}
 	}
-	gs, err := grpcserver.New(grpcserver.Options{
-		BindAddress: opts.BindAddress,
-		CertFile:    opts.CertFile,
-		KeyFile:     opts.KeyFile,
-		// After our own cut of the tunnels, so that they end with our status.
-		ShutdownTimeout: s.shutdownTimeout + time.Second,
-		ServerOptions:   serverOptions(),
+	if opts.CertFile == "" || opts.KeyFile == "" {
+		return nil, errors.New("router: a TLS certificate file and key file are required")
+	}
+	var err error
+	if s.certs, err = certwatcher.New(opts.CertFile, opts.KeyFile); err != nil {
+		return nil, fmt.Errorf("router: load certificate %s and key %s: %w", opts.CertFile, opts.KeyFile, err)
+	}
+	s.h2, err = h2relay.NewServer(h2relay.Options{
+		TLSConfig: &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: s.certs.GetCertificate,
+		},
+		Method:         "/" + jumpstarterv1.RouterService_Stream_FullMethodName[1:],
+		Handler:        s.serveStream,
+		HealthServices: []string{"", jumpstarterv1.RouterService_ServiceDesc.ServiceName},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	gs.GRPCServer().RegisterService(&routerServiceDesc, s)
-	s.grpc = gs
-	if !s.disableQUIC {
-		if s.certs, err = certwatcher.New(opts.CertFile, opts.KeyFile); err != nil {
-			return nil, fmt.Errorf("router: load certificate %s and key %s: %w", opts.CertFile, opts.KeyFile, err)
-		}
-	}
 	return s, nil
-}
-
-// serverOptions tune the gRPC server for forwarding: frames pass through as bytes, the windows
-// and buffers of package wire, and streams the router can cancel (tap).
-func serverOptions() []grpc.ServerOption {
-	return append(wire.GRPCServerOptions(), grpc.InTapHandle(tapStream))
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -231,16 +227,16 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, udp net.PacketConn
 	unsubscribe := s.leases.Subscribe(s.leaseEnded)
 	defer unsubscribe()
 
+	certCtx, stopCerts := context.WithCancel(ctx)
+	defer stopCerts()
+	go func() {
+		if err := s.certs.Start(certCtx); err != nil && certCtx.Err() == nil {
+			s.logger.Error(err, "Certificate watch failed; the certificate will not be reloaded")
+		}
+	}()
 	var quicLn *quic.Listener
 	var quicTr *quic.Transport
 	if udp != nil && !s.disableQUIC {
-		certCtx, stopCerts := context.WithCancel(ctx)
-		defer stopCerts()
-		go func() {
-			if err := s.certs.Start(certCtx); err != nil && certCtx.Err() == nil {
-				s.logger.Error(err, "Certificate watch failed; the QUIC certificate will not be reloaded")
-			}
-		}()
 		quicTr = &quic.Transport{Conn: udp}
 		var err error
 		quicLn, err = quicTr.Listen(&tls.Config{
@@ -260,7 +256,8 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, udp net.PacketConn
 	}
 
 	grpcDone := make(chan error, 1)
-	go func() { grpcDone <- s.grpc.Serve(ctx, lis) }()
+	go func() { grpcDone <- s.h2.Serve(ctx, lis) }()
+	s.logger.Info("Serving gRPC", "addr", lis.Addr(), "method", jumpstarterv1.RouterService_Stream_FullMethodName)
 	s.mu.Lock()
 	s.serving = true
 	s.mu.Unlock()
@@ -274,7 +271,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, udp net.PacketConn
 	s.mu.Lock()
 	s.serving = false
 	s.mu.Unlock()
+	s.h2.Shutdown()
 	s.shutdown(quicLn)
+	s.h2.Close()
 	err = errors.Join(err, <-grpcDone)
 	s.wg.Wait()
 	if quicTr != nil {
@@ -312,10 +311,9 @@ func (s *Server) admit(token string) (routertoken.Claims, *wire.CodeError) {
 	return claims, nil
 }
 
-// admitShallow is admit on a goroutine of its own. Verifying a token decodes JSON, which
-// grows a goroutine's stack to 16 KiB; the handler that then waits in RecvMsg for the life of
-// an idle tunnel would keep that stack (the runtime shrinks a stack only below a quarter
-// used), which is most of what an idle tunnel costs.
+// admitShallow is admit on a goroutine of its own, for a caller that then lives as long as
+// its tunnel (a QUIC connection's): verifying a token decodes JSON, which grows a goroutine's
+// stack to 16 KiB, and the runtime shrinks a stack only below a quarter used.
 func (s *Server) admitShallow(token string) (routertoken.Claims, *wire.CodeError) {
 	type result struct {
 		claims routertoken.Claims
@@ -330,26 +328,36 @@ func (s *Server) admitShallow(token string) (routertoken.Claims, *wire.CodeError
 	return r.claims, r.err
 }
 
-// run takes an admitted endpoint through pairing and forwarding; it returns what a gRPC
-// handler returns.
-func (s *Server) run(ep endpoint) error {
+// run takes an admitted endpoint through pairing, then links it to its peer (link); it
+// reports whether it did. Refused, the endpoint has been answered and forgotten.
+func (s *Server) run(ep endpoint) bool {
 	b := ep.base()
 	logger := s.logger.WithValues("transport", ep.transport(), "stream", b.streamID, "lease", b.lease)
 	gauge := s.metrics.streamsOpen.WithLabelValues(ep.transport())
 	gauge.Inc()
-	defer gauge.Dec()
 
-	refuse := func(code wire.Code, msg string) error {
+	refuse := func(code wire.Code, msg string) bool {
 		s.metrics.refused(code)
 		logger.V(2).Info("Refused tunnel stream", "reason", code, "message", msg)
-		return ep.fail(code, msg)
+		ep.fail(code, msg)
+		return false
 	}
 	// Tracked before the lease is checked again, so that an end between the two cannot be
 	// missed (leasewatch changes its state before it notifies).
 	if !s.track(ep) {
+		gauge.Dec()
 		return refuse(wire.CodeUnavailable, fmt.Sprintf("lease %s already has %d tunnel streams open on this router", b.lease, s.maxPerLease))
 	}
-	defer s.untrack(ep)
+	release := func() {
+		s.untrack(ep)
+		gauge.Dec()
+	}
+	paired := false
+	defer func() {
+		if !paired {
+			release()
+		}
+	}()
 	if !s.leases.Active(b.lease.Namespace, b.lease.Name, b.lease.UID) {
 		return refuse(wire.CodeLeaseEnded, fmt.Sprintf("lease %s has ended", b.lease))
 	}
@@ -370,7 +378,8 @@ func (s *Server) run(ep endpoint) error {
 		if peer != nil {
 			peer.abort(errGone.Code, errGone.Msg)
 		}
-		return ep.fail(wire.CodeAborted, fmt.Sprintf("accept: %v", err))
+		ep.fail(wire.CodeAborted, fmt.Sprintf("accept: %v", err))
+		return false
 	}
 	first := waiter != nil
 	if first {
@@ -382,53 +391,81 @@ func (s *Server) run(ep endpoint) error {
 		case errors.Is(err, rendezvous.ErrClosed):
 			return refuse(wire.CodeUnavailable, "router is shutting down")
 		case err != nil:
-			if ce, ok := b.cause(); ok { // aborted while waiting: the lease ended
+			if ce, ok := b.cause(); ok { // aborted while waiting (the lease ended): answered
 				s.metrics.refused(ce.Code)
 				logger.V(2).Info("Waiting tunnel stream ended", "reason", ce.Code, "message", ce.Msg)
-				return ep.finish()
+				ep.fail(ce.Code, ce.Msg)
+				return false
 			}
 			logger.V(4).Info("Tunnel stream left before its peer came", "err", err)
-			return ep.fail(wire.CodeAborted, "stream ended while waiting")
+			ep.fail(wire.CodeAborted, "stream ended while waiting")
+			return false
 		}
 		s.metrics.pairingWait.Observe(waited.Seconds())
 		logger.V(2).Info("Tunnel paired", "waited", waited, "peer", peer.transport())
 	}
+	paired = true
+	s.link(ep, peer, first, logger, release)
+	return true
+}
 
-	err = ep.pump(peer)
-	close(b.pumpedCh)
-	if err != nil {
-		logger.V(4).Info("Tunnel direction failed", "err", err)
-		var ce *wire.CodeError
-		if !errors.As(err, &ce) {
-			ce = errGone
+// link forwards what ep's peer sends into peer, and ends ep once both directions have ended,
+// or at once if ep is aborted or its peer goes away (which aborts the other end too). Nothing
+// here waits: the ends are callbacks, so a paired gRPC tunnel needs no goroutine.
+func (s *Server) link(ep, peer endpoint, first bool, logger klog.Logger, release func()) {
+	b := ep.base()
+	var ended atomic.Bool
+	b.finish = func() {
+		if ended.Swap(true) {
+			return
 		}
-		peer.abort(ce.Code, ce.Msg)
-		ep.abort(ce.Code, ce.Msg)
+		reason := wire.CodeOK
+		if ce, ok := b.cause(); ok {
+			reason = ce.Code
+		} else if b.ctx.Err() != nil || !closed(b.pumpedCh) || !closed(peer.base().pumpedCh) {
+			reason = wire.CodeAborted
+		}
+		ep.end()
+		release()
+		if first {
+			s.metrics.tunnelEnds.WithLabelValues(reason.String()).Inc()
+			logger.V(2).Info("Tunnel ended", "reason", reason)
+		}
 	}
-	clean := err == nil
+	context.AfterFunc(b.ctx, func() {
+		if ended.Load() {
+			return
+		}
+		// Our own peer went away, or the tunnel was aborted: the other end goes too.
+		peer.abort(errGone.Code, errGone.Msg)
+		b.finish()
+	})
+	ep.forward(peer, func(err error) {
+		if err != nil {
+			logger.V(4).Info("Tunnel direction failed", "err", err)
+			var ce *wire.CodeError
+			if !errors.As(err, &ce) {
+				ce = errGone
+			}
+			peer.abort(ce.Code, ce.Msg)
+			ep.abort(ce.Code, ce.Msg)
+		}
+		close(b.pumpedCh)
+		if closed(peer.base().pumpedCh) {
+			// Both directions ended: the peer's finish was set before it forwarded.
+			b.finish()
+			peer.base().finish()
+		}
+	})
+}
+
+func closed(ch chan struct{}) bool {
 	select {
-	case <-peer.base().pumpedCh:
+	case <-ch:
+		return true
 	default:
-		select {
-		case <-peer.base().pumpedCh:
-		case <-b.ctx.Done():
-			// Our own peer went away, or the tunnel was aborted: the other end goes too.
-			peer.abort(errGone.Code, errGone.Msg)
-			clean = false
-		}
+		return false
 	}
-	reason := wire.CodeOK
-	if ce, ok := b.cause(); ok {
-		reason = ce.Code
-	} else if !clean {
-		reason = wire.CodeAborted
-	}
-	result := ep.finish()
-	if first {
-		s.metrics.tunnelEnds.WithLabelValues(reason.String()).Inc()
-		logger.V(2).Info("Tunnel ended", "reason", reason)
-	}
-	return result
 }
 
 // track registers an endpoint under its lease, for leaseEnded and shutdown.

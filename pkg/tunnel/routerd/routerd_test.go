@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 
 	"jumpstarter.dev/service/pkg/auth/routertoken"
@@ -142,8 +143,21 @@ func TestRunWithoutCluster(t *testing.T) {
 	if _, err := io.ReadFull(exporter, buf); err != nil || string(buf) != "hi" {
 		t.Fatalf("exporter read %q, %v", buf, err)
 	}
-	code, metrics := get(o.MetricsBindAddress, "/metrics")
-	for _, want := range []string{`jumpstarter_router_streams_open{transport="grpc"} 1`, `jumpstarter_router_streams_open{transport="quic"} 1`, "go_goroutines", "jumpstarter_router_pairing_wait_seconds_count 1"} {
+	// The first stream's goroutine records the pairing wait when it wakes, which may be after
+	// the first bytes went through: look until the metrics show everything, or time out.
+	wants := []string{`jumpstarter_router_streams_open{transport="grpc"} 1`, `jumpstarter_router_streams_open{transport="quic"} 1`, "go_goroutines", "jumpstarter_router_pairing_wait_seconds_count 1"}
+	var code int
+	var metrics string
+	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		code, metrics = get(o.MetricsBindAddress, "/metrics")
+		for _, want := range wants {
+			if code != http.StatusOK || !strings.Contains(metrics, want) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	for _, want := range wants {
 		if code != http.StatusOK || !strings.Contains(metrics, want) {
 			t.Errorf("metrics (HTTP %d) lack %q", code, want)
 		}
