@@ -63,20 +63,20 @@ type conn struct {
 	streams map[uint32]*Stream
 
 	// Send side, under wmu.
-	wmu          sync.Mutex
-	bw           *writeBuf
-	enc          *hpack.Encoder
-	hbuf         bytes.Buffer
-	werr         error
-	sendWindow   int64
+	wmu        sync.Mutex
+	bw         *writeBuf
+	enc        *hpack.Encoder
+	hbuf       bytes.Buffer
+	werr       error
+	sendWindow int64
 	// flushQ holds flushed write buffers, in order, for the flusher goroutine while flushing.
 	flushQ    []*writeBuf
 	flushing  bool
 	flushIdle *sync.Cond // on wmu: the flusher stopped
 	// werrAsync is a write error of the flusher (which writes without wmu), copied into werr
 	// under wmu.
-	werrAsync atomic.Pointer[error]
-	werrOnce  sync.Once
+	werrAsync    atomic.Pointer[error]
+	werrOnce     sync.Once
 	peerMaxFrame uint32
 	peerInitial  int64
 	blocked      []*Stream
