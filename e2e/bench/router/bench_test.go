@@ -66,14 +66,10 @@ func BenchmarkRouter(b *testing.B) {
 		routedPath("router-quic", "quic", router.endpoint, p, b),
 		routedPath("naive-relay", "grpc", naive.endpoint, p, b),
 	}
-	results := map[string]*pathResult{}
-	var order []string
-	for _, pth := range paths {
-		r := measurePath(pth)
-		results[pth.name] = r
-		order = append(order, pth.name)
-		if r.err != nil {
-			b.Errorf("%s: %v", pth.name, r.err)
+	results, order := measurePaths(paths)
+	for _, name := range order {
+		if err := results[name].err; err != nil {
+			b.Errorf("%s: %v", name, err)
 		}
 	}
 	router.stop()
@@ -105,37 +101,83 @@ func BenchmarkRouter(b *testing.B) {
 	report(b, results, idle)
 }
 
-func measurePath(pth path) *pathResult {
-	r := &pathResult{name: pth.name}
-	ctx, cancel := withTimeout(measureLimit)
+// measurePaths measures every path, interleaved so that a change in what else the machine
+// does hits all paths alike: transfer run i of every path before run i+1 of any, and the
+// round trips in rounds of rttTrips/rttRounds per path. Throughput is the median run.
+func measurePaths(paths []path) (map[string]*pathResult, []string) {
+	results := map[string]*pathResult{}
+	var order []string
+	runs := map[string][]float64{}
+	for _, pth := range paths {
+		results[pth.name] = &pathResult{name: pth.name}
+		order = append(order, pth.name)
+	}
+	ctx, cancel := withTimeout(measureLimit * time.Duration(len(paths)))
 	defer cancel()
-	// The median of a few transfers: one alone swings with whatever else the machine does.
-	var runs []float64
 	for range transferRuns {
+		for _, pth := range paths {
+			r := results[pth.name]
+			if r.err != nil {
+				continue
+			}
+			a, err := pth.open(ctx)
+			if err != nil {
+				r.err = fmt.Errorf("open: %w", err)
+				continue
+			}
+			mbps, err := throughput(a)
+			_ = a.Close()
+			if err != nil {
+				r.err = err
+				continue
+			}
+			runs[pth.name] = append(runs[pth.name], mbps)
+			runtime.GC()
+		}
+	}
+	conns := map[string]conn{}
+	for _, pth := range paths {
+		r := results[pth.name]
+		if r.err != nil {
+			continue
+		}
 		a, err := pth.open(ctx)
+		if err == nil {
+			err = startEcho(a)
+		}
 		if err != nil {
 			r.err = fmt.Errorf("open: %w", err)
-			return r
+			continue
 		}
-		mbps, err := throughput(a)
-		_ = a.Close()
-		if err != nil {
-			r.err = err
-			return r
+		conns[pth.name] = a
+		defer a.Close()
+	}
+	samples := map[string][]time.Duration{}
+	for range rttRounds {
+		for _, pth := range paths {
+			a, ok := conns[pth.name]
+			if !ok || results[pth.name].err != nil {
+				continue
+			}
+			s, err := roundTrips(a, rttTrips/rttRounds)
+			if err != nil {
+				results[pth.name].err = err
+				continue
+			}
+			samples[pth.name] = append(samples[pth.name], s...)
 		}
-		runs = append(runs, mbps)
-		runtime.GC()
 	}
-	slices.Sort(runs)
-	r.mbps = runs[len(runs)/2]
-	a, err := pth.open(ctx)
-	if err != nil {
-		r.err = fmt.Errorf("open: %w", err)
-		return r
+	for name, r := range results {
+		if rs := runs[name]; len(rs) > 0 {
+			slices.Sort(rs)
+			r.mbps = rs[len(rs)/2]
+		}
+		if s := samples[name]; len(s) > 0 {
+			slices.Sort(s)
+			r.p50, r.p99 = s[len(s)/2], s[len(s)*99/100]
+		}
 	}
-	r.p50, r.p99, r.err = roundTrips(a)
-	_ = a.Close()
-	return r
+	return results, order
 }
 
 type idleResult struct {

@@ -18,8 +18,10 @@
 //
 // For each: throughput of a 256 MiB one-way transfer (from the first write until the
 // receiver's 1-byte acknowledgement of the end of stream arrives back; the median of three),
-// and the round trip of 64 bytes (write, the far end echoes, read) as p50 and p99 over 2000
-// trips. The far end of tcp and direct-grpc is a helper process (this test binary,
+// and the round trip of 64 bytes (write, the far end echoes, read) as p50 and p99 over 4000
+// trips. The paths take turns, so that a change in the machine's other load hits all of them
+// alike: the first transfer of every path before the second of any, and the round trips in
+// 20 rounds of 200 per path, all on connections opened beforehand. The far end of tcp and direct-grpc is a helper process (this test binary,
 // re-executed), so that every path crosses processes as a real one does; behind a router, both
 // ends are in this process, and the router in its own. Then the
 // router's memory: RSS (VmRSS of /proc/PID/status) of a fresh router process before and

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 )
 
@@ -12,7 +11,8 @@ const (
 	transferSize = 256 << 20
 	writeSize    = 64 << 10
 	rttSize      = 64
-	rttTrips     = 2000
+	rttTrips     = 4000
+	rttRounds    = 20
 	rttWarmup    = 200
 )
 
@@ -40,25 +40,28 @@ func throughput(a conn) (mbps float64, err error) {
 	return float64(transferSize) / 1e6 / time.Since(start).Seconds(), nil
 }
 
-// roundTrips measures rttTrips round trips of rttSize bytes to an echo.
-func roundTrips(a conn) (p50, p99 time.Duration, err error) {
+// startEcho turns the far end into an echo and warms the path up.
+func startEcho(a conn) error {
 	if _, err := a.Write([]byte{modeEcho}); err != nil {
-		return 0, 0, err
+		return err
 	}
+	_, err := roundTrips(a, rttWarmup)
+	return err
+}
+
+// roundTrips times n round trips of rttSize bytes on a connection in echo mode.
+func roundTrips(a conn, n int) ([]time.Duration, error) {
 	msg, resp := make([]byte, rttSize), make([]byte, rttSize)
-	samples := make([]time.Duration, 0, rttTrips)
-	for i := range rttWarmup + rttTrips {
+	samples := make([]time.Duration, 0, n)
+	for range n {
 		start := time.Now()
 		if _, err := a.Write(msg); err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		if _, err := io.ReadFull(a, resp); err != nil {
-			return 0, 0, err
+			return nil, err
 		}
-		if i >= rttWarmup {
-			samples = append(samples, time.Since(start))
-		}
+		samples = append(samples, time.Since(start))
 	}
-	slices.Sort(samples)
-	return samples[len(samples)/2], samples[len(samples)*99/100], nil
+	return samples, nil
 }
