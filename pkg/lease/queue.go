@@ -34,7 +34,8 @@ func aheadOf(a, b *jumpstarterv1alpha1.Lease) bool {
 	return a.Name < b.Name
 }
 
-// queueKeys caches queue keys by lease UID. A lease's selector and exporterRef cannot change
+// queueKeys caches queue keys by lease (name, checked against the UID, so that a new lease of
+// the same name gets its own key). A lease's selector and exporterRef cannot change
 // (CEL rules on the CRD), so neither can its key; rendering it parses and validates the
 // selector, and a position is computed against every lease queued in the namespace, which at
 // 5000 waiting leases made queue positions the controller's main CPU cost.
