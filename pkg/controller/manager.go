@@ -112,16 +112,21 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up virtual node reconciler: %w", err)
 	}
+	// The node agent admits placeholders for the lease reconciler (the grant) and reads leases
+	// through it (their ends, before the cache shows them): one decision, one view.
+	leases := &lease.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
+		Clock: realClock, QueueRefresh: opts.QueueRefresh,
+	}
 	agent := &nodeagent.Agent{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-node-agent"), Clock: realClock,
+		LeaseView: leases.View,
 	}
+	leases.Admitter = agent
 	if err := agent.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up node agent: %w", err)
 	}
-	if err := (&lease.Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
-		Clock: realClock, QueueRefresh: opts.QueueRefresh, Admitter: agent,
-	}).SetupWithManager(mgr, opts.LeaseConcurrency); err != nil {
+	if err := leases.SetupWithManager(mgr, opts.LeaseConcurrency); err != nil {
 		return nil, fmt.Errorf("set up lease reconciler: %w", err)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/nodeagent"
 	"jumpstarter.dev/service/pkg/ownwrites"
 )
 
@@ -113,7 +114,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // Admitter decides whether a placeholder bound to an exporter's node holds that exporter: the
 // first one admitted does, until it is deleted or fails.
 type Admitter interface {
-	Admit(ctx context.Context, pod *corev1.Pod) (bool, error)
+	Admit(ctx context.Context, pod *corev1.Pod) (nodeagent.Admission, error)
 }
 
 // holdsNode: the placeholder is bound, not failed, not going away. After a grant that is what
@@ -123,18 +124,25 @@ func holdsNode(pod *corev1.Pod) bool {
 		pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodSucceeded
 }
 
-// admitted: the node agent admitted the bound placeholder (Running says it did earlier).
-func (r *Reconciler) admitted(ctx context.Context, pod *corev1.Pod) (bool, error) {
+// admission asks the node agent about a bound placeholder (Running says it was admitted).
+func (r *Reconciler) admission(ctx context.Context, pod *corev1.Pod) (nodeagent.Admission, error) {
 	if !holdsNode(pod) {
-		return false, nil
+		return nodeagent.Admission{}, nil
 	}
 	if pod.Status.Phase == corev1.PodRunning {
-		return true, nil
+		return nodeagent.Admission{Admitted: true}, nil
 	}
 	if r.Admitter == nil {
-		return false, nil
+		return nodeagent.Admission{}, nil
 	}
 	return r.Admitter.Admit(ctx, pod)
+}
+
+// View returns the freshest copy of a lease this reconciler knows: its own last write while
+// the cache does not show it yet, else the given (cached) copy. The node agent reads leases
+// through it.
+func (r *Reconciler) View(lease *jumpstarterv1alpha1.Lease) *jumpstarterv1alpha1.Lease {
+	return r.written.Fresh(client.ObjectKeyFromObject(lease), lease)
 }
 
 func invalid(reason, message string) outcome {
@@ -179,10 +187,15 @@ func (r *Reconciler) whyLost(ctx context.Context, lease *jumpstarterv1alpha1.Lea
 // and grants it once the node agent accepted the placeholder.
 func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
 	// An admitted placeholder is a grant, whatever happened to the exporters since.
-	if admitted, err := r.admitted(ctx, pod); err != nil {
+	admission, err := r.admission(ctx, pod)
+	switch {
+	case err != nil:
 		return reconcile.Result{}, fmt.Errorf("admission of placeholder of lease %s: %w", klog.KObj(lease), err)
-	} else if admitted {
+	case admission.Admitted:
 		return r.grant(ctx, lease, pod, now)
+	case admission.Blocked:
+		// The lease before this one on the exporter is being ended: ask again in a moment.
+		return reconcile.Result{RequeueAfter: nodeagent.BlockedRetry, Priority: ptr.To(UrgentPriority)}, nil
 	}
 	if holdsNode(pod) && pod.Status.Phase != corev1.PodRunning {
 		// Bound, but the exporter is held by another placeholder: the node agent refuses this
@@ -331,40 +344,50 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	return requeueUrgentlyAt(EndTime(lease), now), nil
 }
 
-// end ends the lease: status first (so nothing grants it again), then the pod (which frees the
-// exporter for the next lease), then the label. Deleting the pod only once the status says
-// ended keeps the lease API exclusive: no watcher ever sees this lease still Ready while the
-// next one is granted the exporter.
+// end ends the lease: the status and the placeholder's deletion at the same time (which
+// frees the exporter for the next lease a write sooner), then the label. The lease API stays
+// exclusive all the same: the node agent admits no placeholder on the exporter while a lease
+// granted it has not ended (nodeagent.Admit), as this process or, after a restart, the cache
+// sees it, so no watcher ever sees this lease still Ready while the next one is granted the
+// exporter. Should the status write fail, the next reconcile ends the lease again: release and
+// expiry are checked before the placeholder.
 func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
 	base := lease.DeepCopy()
 	setEnded(lease, o, metav1.NewMicroTime(r.Clock.Now()))
-	if err := r.patchStatus(ctx, base, lease); err != nil {
+	deleted := make(chan error, 1)
+	key := client.ObjectKeyFromObject(lease) // the patch below rewrites lease from the response
+	go func() { deleted <- r.deletePlaceholder(ctx, key) }()
+	err := r.patchStatus(ctx, base, lease)
+	if delErr := <-deleted; err == nil {
+		err = delErr
+	}
+	if err != nil {
 		return reconcile.Result{}, err
 	}
 	r.Recorder.Eventf(lease, nil, o.eventType, o.reason, "End", o.message)
 	klog.FromContext(ctx).V(2).Info("Lease ended", "lease", klog.KObj(lease), "reason", o.reason)
-	return reconcile.Result{}, r.cleanupEnded(ctx, lease)
+	return reconcile.Result{}, r.labelEnded(ctx, lease)
 }
 
-// deletePlaceholder deletes the lease's placeholder pod, if there is one.
-func (r *Reconciler) deletePlaceholder(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+// deletePlaceholder deletes the placeholder pod of the lease named key, if there is one.
+func (r *Reconciler) deletePlaceholder(ctx context.Context, key types.NamespacedName) error {
 	pod := &corev1.Pod{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: PlaceholderName(lease.Name)}, pod)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: PlaceholderName(key.Name)}, pod)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
 	case err != nil:
-		return fmt.Errorf("get placeholder of lease %s: %w", klog.KObj(lease), err)
+		return fmt.Errorf("get placeholder of lease %s: %w", key, err)
 	}
 	if err := r.Client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &pod.UID}); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("delete placeholder of lease %s: %w", klog.KObj(lease), err)
+		return fmt.Errorf("delete placeholder of lease %s: %w", key, err)
 	}
 	return nil
 }
 
 // cleanupEnded deletes an ended lease's placeholder and labels the lease; safe to repeat.
 func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
-	if err := r.deletePlaceholder(ctx, lease); err != nil {
+	if err := r.deletePlaceholder(ctx, client.ObjectKeyFromObject(lease)); err != nil {
 		return err
 	}
 	return r.labelEnded(ctx, lease)

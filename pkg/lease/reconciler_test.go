@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/nodeagent"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
@@ -311,7 +312,9 @@ func TestRefreshAfterBoundsWrites(t *testing.T) {
 // admitterFunc plays the node agent's admission.
 type admitterFunc func(pod *corev1.Pod) bool
 
-func (f admitterFunc) Admit(_ context.Context, pod *corev1.Pod) (bool, error) { return f(pod), nil }
+func (f admitterFunc) Admit(_ context.Context, pod *corev1.Pod) (nodeagent.Admission, error) {
+	return nodeagent.Admission{Admitted: f(pod)}, nil
+}
 
 // bind plays the scheduler alone: the placeholder is bound, not yet Running.
 func (h *harness) bind(name, node string) {

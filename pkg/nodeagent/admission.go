@@ -22,6 +22,9 @@ type verdict struct {
 	others []*corev1.Pod
 	// deleting are the pods whose deletion the agent confirms.
 	deleting []*corev1.Pod
+	// blocked: the node is free of placeholders, but a lease that was granted the exporter
+	// has not ended yet (its end is being written). Nobody is admitted or refused until it has.
+	blocked bool
 }
 
 // Admit tells the lease controller whether placeholder pod, bound to an exporter's node, holds
@@ -29,24 +32,41 @@ type verdict struct {
 // fails; the decision is recorded before anything is written, so this agent's Reconcile and
 // every later Admit agree with it even before the pod's Running status reaches the cache. That
 // lets the lease be granted on the binding itself, without waiting for the Running write.
-func (a *Agent) Admit(ctx context.Context, pod *corev1.Pod) (bool, error) {
+//
+// While a lease granted the exporter has not ended, no other placeholder is admitted there:
+// the lease controller writes a lease's end and deletes its placeholder at the same time, so
+// the next placeholder can be bound before that end is written, and no watcher may ever see two
+// leases Ready on one exporter. Admission then reports Blocked, to be asked again shortly.
+func (a *Agent) Admit(ctx context.Context, pod *corev1.Pod) (Admission, error) {
 	if pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || isTerminal(pod) {
-		return false, nil
+		return Admission{}, nil
 	}
 	node := &corev1.Node{}
 	if err := a.Client.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
-		return false, fmt.Errorf("get node %s: %w", pod.Spec.NodeName, client.IgnoreNotFound(err))
+		return Admission{}, fmt.Errorf("get node %s: %w", pod.Spec.NodeName, client.IgnoreNotFound(err))
 	}
 	exporter := node.Labels[jumpstarterv1alpha1.LabelExporterName]
 	if exporter == "" {
-		return false, nil
+		return Admission{}, nil
 	}
 	v, err := a.decide(ctx, node.Name, exporter)
 	if err != nil {
-		return false, err
+		return Admission{}, err
 	}
-	return v.holder != nil && v.holder.UID == pod.UID, nil
+	return Admission{Admitted: v.holder != nil && v.holder.UID == pod.UID, Blocked: v.blocked}, nil
 }
+
+// Admission is the answer to Admit.
+type Admission struct {
+	// Admitted: the placeholder holds the exporter.
+	Admitted bool
+	// Blocked: nobody is admitted yet, because a lease granted the exporter has not ended.
+	Blocked bool
+}
+
+// BlockedRetry is how soon a blocked admission is worth asking again: an end being written
+// takes one API call.
+const BlockedRetry = 20 * time.Millisecond
 
 // decide picks the node's holder among the placeholders bound to it (from the cache), and
 // records it. In order of precedence:
@@ -99,6 +119,15 @@ func (a *Agent) decide(ctx context.Context, node, exporter string) (verdict, err
 		v.holder = granted
 	}
 	if v.holder == nil && len(live) > 0 {
+		ending, err := a.endingLease(ctx, node, exporter, live)
+		if err != nil {
+			return verdict{}, err
+		}
+		if ending {
+			v.blocked = true
+			delete(a.accepted, node)
+			return v, nil
+		}
 		v.holder = live[0]
 	}
 	for _, pod := range live {
@@ -127,6 +156,48 @@ const stuckDeletion = 10 * time.Second
 func awaitsKubelet(pod *corev1.Pod, now time.Time) bool {
 	return pod.DeletionGracePeriodSeconds == nil || *pod.DeletionGracePeriodSeconds > 0 ||
 		now.Sub(pod.DeletionTimestamp.Time) > stuckDeletion
+}
+
+// endingLease: a lease of the exporter's namespace was granted the exporter and has not ended,
+// and its placeholder is not among live (it is gone, or going). LeaseView gives the freshest
+// copy of a lease this process knows (the lease controller's own writes before the cache shows
+// them); after a restart, the cache alone, which is what makes the block safe across restarts.
+func (a *Agent) endingLease(ctx context.Context, node, exporter string, live []*corev1.Pod) (bool, error) {
+	n := &corev1.Node{}
+	if err := a.Client.Get(ctx, types.NamespacedName{Name: node}, n); err != nil {
+		return false, fmt.Errorf("get node %s: %w", node, err)
+	}
+	namespace := n.Labels[jumpstarterv1alpha1.LabelExporterNamespace]
+	leases := &jumpstarterv1alpha1.LeaseList{}
+	if err := a.Client.List(ctx, leases, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("list leases in %s: %w", namespace, err)
+	}
+	for i := range leases.Items {
+		lease := &leases.Items[i]
+		if lease.Status.Ended || lease.Status.ExporterRef == nil || lease.Status.ExporterRef.Name != exporter {
+			continue
+		}
+		if a.LeaseView != nil {
+			lease = a.LeaseView(lease)
+			if lease.Status.Ended {
+				continue
+			}
+		}
+		if !ownsAny(lease, live) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ownsAny: one of pods is the lease's placeholder.
+func ownsAny(lease *jumpstarterv1alpha1.Lease, pods []*corev1.Pod) bool {
+	for _, pod := range pods {
+		if owner := metav1.GetControllerOf(pod); owner != nil && owner.UID == lease.UID {
+			return true
+		}
+	}
+	return false
 }
 
 func firstRunning(pods []*corev1.Pod) *corev1.Pod {

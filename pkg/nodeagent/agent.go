@@ -52,6 +52,9 @@ type Agent struct {
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
+	// LeaseView returns the freshest copy of a lease this process knows (the lease
+	// controller's own writes, before the cache shows them); nil reads the cache alone.
+	LeaseView func(*jumpstarterv1alpha1.Lease) *jumpstarterv1alpha1.Lease
 
 	mu sync.Mutex
 	// accepted is the placeholder admitted last on each node (decide). The cache may not show
@@ -91,6 +94,10 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	var errs []error
 	for _, pod := range v.deleting {
 		errs = append(errs, a.completeDeletion(ctx, pod))
+	}
+	if v.blocked {
+		// A lease's end is being written; its successor waits, neither admitted nor refused.
+		return reconcile.Result{RequeueAfter: BlockedRetry}, errors.Join(errs...)
 	}
 	if v.holder != nil && v.holder.Status.Phase != corev1.PodRunning {
 		if err := a.accept(ctx, v.holder); err != nil {

@@ -59,18 +59,11 @@ func TestAgentAcceptsExactlyOnePlaceholder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			scheme := runtime.NewScheme()
-			if err := clientgoscheme.AddToScheme(scheme); err != nil {
-				t.Fatal(err)
-			}
 			objs := []client.Object{node}
 			for _, p := range tt.pods {
 				objs = append(objs, p)
 			}
-			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Pod{}).
-				WithIndex(&corev1.Pod{}, "spec.nodeName", func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
-				Build()
-			agent := &Agent{Client: c, APIReader: c, Recorder: nopRecorder{}, Clock: clocktesting.NewFakeClock(now)}
+			agent, c := newAgent(t, objs...)
 			if _, err := agent.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}}); err != nil {
 				t.Fatalf("reconcile: %v", err)
 			}
@@ -91,15 +84,8 @@ func TestAgentAcceptsExactlyOnePlaceholder(t *testing.T) {
 // the node is refused even while the cache still shows the first as Pending.
 func TestAgentRemembersWhatTheCacheHasNotSeen(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{jumpstarterv1alpha1.LabelExporterName: "e1"}}}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	first := pod("a", 0, corev1.PodPending, true)
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(node, first).WithStatusSubresource(&corev1.Pod{}).
-		WithIndex(&corev1.Pod{}, "spec.nodeName", func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
-		Build()
-	agent := &Agent{Client: c, APIReader: c, Recorder: nopRecorder{}, Clock: clocktesting.NewFakeClock(now)}
+	agent, c := newAgent(t, node, first)
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}}
 	if _, err := agent.Reconcile(context.Background(), req); err != nil {
 		t.Fatal(err)
@@ -151,14 +137,14 @@ func TestAdmit(t *testing.T) {
 	first, second := pod("a", 0, corev1.PodPending, true), pod("b", -time.Hour, corev1.PodPending, true)
 	agent, c := newAgent(t, node, first)
 	ctx := context.Background()
-	if ok, err := agent.Admit(ctx, first); err != nil || !ok {
-		t.Fatalf("Admit(first) = %v, %v; want true", ok, err)
+	if a, err := agent.Admit(ctx, first); err != nil || !a.Admitted {
+		t.Fatalf("Admit(first) = %+v, %v; want admitted", a, err)
 	}
 	if err := c.Create(ctx, second); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := agent.Admit(ctx, second); err != nil || ok {
-		t.Fatalf("Admit(second) = %v, %v; want false: the node is held", ok, err)
+	if a, err := agent.Admit(ctx, second); err != nil || a.Admitted {
+		t.Fatalf("Admit(second) = %+v, %v; want not admitted: the node is held", a, err)
 	}
 	if _, err := agent.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}}); err != nil {
 		t.Fatal(err)
@@ -189,10 +175,52 @@ func TestAdmitAfterRestart(t *testing.T) {
 	older := pod("b", -time.Hour, corev1.PodPending, true)
 	agent, _ := newAgent(t, node, granted, older, lease)
 	ctx := context.Background()
-	if ok, err := agent.Admit(ctx, older); err != nil || ok {
-		t.Fatalf("Admit(older) = %v, %v; want false: the granted lease's placeholder holds the node", ok, err)
+	if a, err := agent.Admit(ctx, older); err != nil || a.Admitted {
+		t.Fatalf("Admit(older) = %+v, %v; want not admitted: the granted lease's placeholder holds the node", a, err)
 	}
-	if ok, err := agent.Admit(ctx, granted); err != nil || !ok {
-		t.Fatalf("Admit(granted) = %v, %v; want true", ok, err)
+	if a, err := agent.Admit(ctx, granted); err != nil || !a.Admitted {
+		t.Fatalf("Admit(granted) = %+v, %v; want admitted", a, err)
+	}
+}
+
+// TestAdmitBlockedWhileTheLastLeaseEnds: a lease granted the exporter whose placeholder is
+// gone but whose end is not written yet blocks the next placeholder, neither admitted nor
+// refused; once the lease view says it ended, the next one is admitted.
+func TestAdmitBlockedWhileTheLastLeaseEnds(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{
+		jumpstarterv1alpha1.LabelExporterNamespace: "lab", jumpstarterv1alpha1.LabelExporterName: "e1",
+	}}}
+	ending := &jumpstarterv1alpha1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "old", UID: "lease-old"},
+		Status:     jumpstarterv1alpha1.LeaseStatus{ExporterRef: &corev1.LocalObjectReference{Name: "e1"}, PlaceholderPod: "gone"},
+	}
+	next := pod("next", 0, corev1.PodPending, true)
+	agent, c := newAgent(t, node, next, ending)
+	ctx := context.Background()
+
+	a, err := agent.Admit(ctx, next)
+	if err != nil || a.Admitted || !a.Blocked {
+		t.Fatalf("Admit(next) = %+v, %v; want blocked", a, err)
+	}
+	res, err := agent.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}})
+	if err != nil || res.RequeueAfter != BlockedRetry {
+		t.Fatalf("Reconcile = %+v, %v; want a retry after %v", res, err, BlockedRetry)
+	}
+	got := &corev1.Pod{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "lab", Name: "next"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != corev1.PodPending {
+		t.Fatalf("blocked placeholder phase = %s, want Pending (neither accepted nor refused)", got.Status.Phase)
+	}
+
+	// The lease controller has written the end; the cache does not show it yet.
+	agent.LeaseView = func(l *jumpstarterv1alpha1.Lease) *jumpstarterv1alpha1.Lease {
+		fresh := l.DeepCopy()
+		fresh.Status.Ended = true
+		return fresh
+	}
+	if a, err := agent.Admit(ctx, next); err != nil || !a.Admitted {
+		t.Fatalf("Admit(next) after the end = %+v, %v; want admitted", a, err)
 	}
 }
