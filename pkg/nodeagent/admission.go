@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,13 +44,15 @@ func (a *Agent) Admit(ctx context.Context, pod *corev1.Pod) (Admission, error) {
 	}
 	node := &corev1.Node{}
 	if err := a.Client.Get(ctx, types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
-		return Admission{}, fmt.Errorf("get node %s: %w", pod.Spec.NodeName, client.IgnoreNotFound(err))
+		if apierrors.IsNotFound(err) {
+			return Admission{}, nil
+		}
+		return Admission{}, fmt.Errorf("get node %s: %w", pod.Spec.NodeName, err)
 	}
-	exporter := node.Labels[jumpstarterv1alpha1.LabelExporterName]
-	if exporter == "" {
+	if node.Labels[jumpstarterv1alpha1.LabelExporterName] == "" {
 		return Admission{}, nil
 	}
-	v, err := a.decide(ctx, node.Name, exporter)
+	v, err := a.decide(ctx, node)
 	if err != nil {
 		return Admission{}, err
 	}
@@ -77,7 +80,8 @@ const BlockedRetry = 20 * time.Millisecond
 //  4. on a free node, the oldest waiting placeholder.
 //
 // It holds the agent's lock throughout, so two callers never admit two placeholders.
-func (a *Agent) decide(ctx context.Context, node, exporter string) (verdict, error) {
+func (a *Agent) decide(ctx context.Context, n *corev1.Node) (verdict, error) {
+	node, exporter := n.Name, n.Labels[jumpstarterv1alpha1.LabelExporterName]
 	pods := &corev1.PodList{}
 	if err := a.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: node}); err != nil {
 		return verdict{}, fmt.Errorf("list placeholders on node %s: %w", node, err)
@@ -119,7 +123,7 @@ func (a *Agent) decide(ctx context.Context, node, exporter string) (verdict, err
 		v.holder = granted
 	}
 	if v.holder == nil && len(live) > 0 {
-		ending, err := a.endingLease(ctx, node, exporter, live)
+		ending, err := a.endingLease(ctx, n.Labels[jumpstarterv1alpha1.LabelExporterNamespace], exporter, live)
 		if err != nil {
 			return verdict{}, err
 		}
@@ -162,12 +166,7 @@ func awaitsKubelet(pod *corev1.Pod, now time.Time) bool {
 // and its placeholder is not among live (it is gone, or going). LeaseView gives the freshest
 // copy of a lease this process knows (the lease controller's own writes before the cache shows
 // them); after a restart, the cache alone, which is what makes the block safe across restarts.
-func (a *Agent) endingLease(ctx context.Context, node, exporter string, live []*corev1.Pod) (bool, error) {
-	n := &corev1.Node{}
-	if err := a.Client.Get(ctx, types.NamespacedName{Name: node}, n); err != nil {
-		return false, fmt.Errorf("get node %s: %w", node, err)
-	}
-	namespace := n.Labels[jumpstarterv1alpha1.LabelExporterNamespace]
+func (a *Agent) endingLease(ctx context.Context, namespace, exporter string, live []*corev1.Pod) (bool, error) {
 	leases := &jumpstarterv1alpha1.LeaseList{}
 	if err := a.Client.List(ctx, leases, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return false, fmt.Errorf("list leases in %s: %w", namespace, err)

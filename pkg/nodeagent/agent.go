@@ -87,7 +87,7 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 		return reconcile.Result{}, nil
 	}
 
-	v, err := a.decide(ctx, node.Name, exporter)
+	v, err := a.decide(ctx, node)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
