@@ -107,6 +107,9 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	if err := virtualnode.IndexPodsByNode(context.Background(), mgr); err != nil {
 		return nil, err
 	}
+	if err := virtualnode.IndexLeasesByExporter(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
 	if err := (&virtualnode.Reconciler{
 		Client: mgr.GetClient(), Clock: realClock, HeartbeatInterval: opts.HeartbeatInterval,
 	}).SetupWithManager(mgr); err != nil {

@@ -168,8 +168,9 @@ func awaitsKubelet(pod *corev1.Pod, now time.Time) bool {
 // them); after a restart, the cache alone, which is what makes the block safe across restarts.
 func (a *Agent) endingLease(ctx context.Context, namespace, exporter string, live []*corev1.Pod) (bool, error) {
 	leases := &jumpstarterv1alpha1.LeaseList{}
-	if err := a.Client.List(ctx, leases, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return false, fmt.Errorf("list leases in %s: %w", namespace, err)
+	if err := a.Client.List(ctx, leases, client.InNamespace(namespace),
+		client.MatchingFields{virtualnode.LeaseExporterIndex: exporter}, client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("list leases of exporter %s/%s: %w", namespace, exporter, err)
 	}
 	for i := range leases.Items {
 		lease := &leases.Items[i]

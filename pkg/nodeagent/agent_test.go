@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -125,6 +126,7 @@ func newAgent(t *testing.T, objs ...client.Object) (*Agent, client.Client) {
 	}
 	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithStatusSubresource(&corev1.Pod{}).
 		WithIndex(&corev1.Pod{}, "spec.nodeName", func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+		WithIndex(&jumpstarterv1alpha1.Lease{}, virtualnode.LeaseExporterIndex, virtualnode.LeaseExporterIndexFunc).
 		Build()
 	return &Agent{Client: c, APIReader: c, Recorder: nopRecorder{}, Clock: clocktesting.NewFakeClock(now)}, c
 }

@@ -242,6 +242,29 @@ func IndexPodsByNode(ctx context.Context, mgr ctrl.Manager) error {
 	return nil
 }
 
+// LeaseExporterIndex indexes cached leases that have not ended by status.exporterRef.name,
+// so that an exporter's lease is found without scanning the namespace (the node agent's
+// admission, the gRPC services).
+const LeaseExporterIndex = "status.exporterRef.name"
+
+// LeaseExporterIndexFunc is the extractor of LeaseExporterIndex (for fake clients' WithIndex).
+// Ended leases are left out: they keep their exporterRef forever and would pile up.
+func LeaseExporterIndexFunc(obj client.Object) []string {
+	lease, ok := obj.(*jumpstarterv1alpha1.Lease)
+	if !ok || lease.Status.Ended || lease.Status.ExporterRef == nil || lease.Status.ExporterRef.Name == "" {
+		return nil
+	}
+	return []string{lease.Status.ExporterRef.Name}
+}
+
+// IndexLeasesByExporter registers LeaseExporterIndex. Call it once, before the cache starts.
+func IndexLeasesByExporter(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &jumpstarterv1alpha1.Lease{}, LeaseExporterIndex, LeaseExporterIndexFunc); err != nil {
+		return fmt.Errorf("index leases by exporter: %w", err)
+	}
+	return nil
+}
+
 // SetupWithManager watches exporters, their nodes and the placeholders bound to them. The pod
 // index must be registered first (IndexPodsByNode).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {

@@ -27,6 +27,7 @@ import (
 	"jumpstarter.dev/service/pkg/auth/routertoken"
 	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
 	"jumpstarter.dev/service/pkg/routers"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 const ns = "lab"
@@ -58,7 +59,7 @@ func newEnv(t *testing.T, objs []client.Object, opts ...envOption) *env {
 	base := fake.NewClientBuilder().WithScheme(scheme).
 		WithObjects(objs...).
 		WithStatusSubresource(&jumpstarterv1alpha1.Exporter{}, &jumpstarterv1alpha1.Lease{}).
-		WithIndex(&jumpstarterv1alpha1.Lease{}, LeaseExporterIndex, LeaseExporterIndexFunc).
+		WithIndex(&jumpstarterv1alpha1.Lease{}, virtualnode.LeaseExporterIndex, virtualnode.LeaseExporterIndexFunc).
 		Build()
 	e.client = interceptor.NewClient(base, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {

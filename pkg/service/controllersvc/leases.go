@@ -11,29 +11,8 @@ import (
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
-
-// LeaseExporterIndex indexes cached leases that have not ended by status.exporterRef.name,
-// so that an exporter's lease is found without scanning the namespace.
-const LeaseExporterIndex = "status.exporterRef.name"
-
-// LeaseExporterIndexFunc is the extractor of LeaseExporterIndex (for fake clients' WithIndex).
-// Ended leases are left out: they keep their exporterRef forever and would pile up.
-func LeaseExporterIndexFunc(obj client.Object) []string {
-	lease, ok := obj.(*jumpstarterv1alpha1.Lease)
-	if !ok || lease.Status.Ended || lease.Status.ExporterRef == nil || lease.Status.ExporterRef.Name == "" {
-		return nil
-	}
-	return []string{lease.Status.ExporterRef.Name}
-}
-
-// IndexLeasesByExporter registers LeaseExporterIndex. Call it once, before the cache starts.
-func IndexLeasesByExporter(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &jumpstarterv1alpha1.Lease{}, LeaseExporterIndex, LeaseExporterIndexFunc); err != nil {
-		return fmt.Errorf("index leases by exporter: %w", err)
-	}
-	return nil
-}
 
 // isActive: the lease was granted an exporter (Ready=True) and has not ended (§3.6).
 func isActive(lease *jumpstarterv1alpha1.Lease) bool {
@@ -46,7 +25,7 @@ func isActive(lease *jumpstarterv1alpha1.Lease) bool {
 // grant wins, so that every reader agrees.
 func (s *Server) activeLease(ctx context.Context, namespace, exporter string) (*jumpstarterv1alpha1.Lease, error) {
 	list := &jumpstarterv1alpha1.LeaseList{}
-	if err := s.client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{LeaseExporterIndex: exporter}); err != nil {
+	if err := s.client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{virtualnode.LeaseExporterIndex: exporter}); err != nil {
 		return nil, fmt.Errorf("list leases of exporter %s/%s: %w", namespace, exporter, err)
 	}
 	var best *jumpstarterv1alpha1.Lease

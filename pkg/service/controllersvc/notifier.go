@@ -74,12 +74,10 @@ func (n *Notifier) AddEventHandlers(ctx context.Context, informers Informers) er
 	return nil
 }
 
-// SetupWithManager registers the lease index the server reads (IndexLeasesByExporter) and
-// feeds the notifier from the manager's cache. Call it once, before the manager starts.
+// SetupWithManager feeds the notifier from the manager's cache. The server reads leases
+// through virtualnode.LeaseExporterIndex, which the manager registers. Call it once, before
+// the manager starts.
 func SetupWithManager(ctx context.Context, mgr ctrl.Manager, n *Notifier) error {
-	if err := IndexLeasesByExporter(ctx, mgr.GetFieldIndexer()); err != nil {
-		return err
-	}
 	return n.AddEventHandlers(ctx, mgr.GetCache())
 }
 

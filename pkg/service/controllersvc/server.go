@@ -58,7 +58,7 @@ type TokenMinter interface {
 
 // Config is what a Server needs. Client, Notifier, Routers and Tokens are required.
 type Config struct {
-	// Client reads from the manager's cache (with the lease index of IndexLeasesByExporter)
+	// Client reads from the manager's cache (with virtualnode.LeaseExporterIndex)
 	// and writes to the API server.
 	Client client.Client
 	// APIReader, if set, rereads an exporter around the cache after a write conflict, when the

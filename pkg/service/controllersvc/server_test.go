@@ -16,6 +16,7 @@ import (
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
 	"jumpstarter.dev/service/pkg/routers"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 // stubLeases stands in for package legacylease.
@@ -157,7 +158,7 @@ func TestLeaseExporterIndexSkipsEndedLeases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := LeaseExporterIndexFunc(tt.obj)
+			got := virtualnode.LeaseExporterIndexFunc(tt.obj)
 			if len(got) != len(tt.want) || (len(got) == 1 && got[0] != tt.want[0]) {
 				t.Errorf("index = %v, want %v", got, tt.want)
 			}
