@@ -37,7 +37,6 @@ const Workers = 4
 // cluster-scoped one, so garbage collection cannot do it.
 const Finalizer = "jumpstarter.dev/virtual-node"
 
-
 // Reconciler keeps an Exporter's virtual node in step with it.
 type Reconciler struct {
 	Client            client.Client
