@@ -68,6 +68,7 @@ run: build lab-bins
 test: verify-generated build lab-bins unit e2e
 
 unit: build lab-bins
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$unformatted" ]]; then echo "gofmt needed (make fmt):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	LAB_BIN=$$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$(BIN) $(GO) test -count=1 ./apis/... ./pkg/... ./cmd/...
 
