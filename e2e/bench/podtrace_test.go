@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -34,8 +36,14 @@ func startPodTracer(ctx context.Context, c client.WithWatch, ns string) (*podTra
 	if err := c.List(ctx, pods, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	w, err := c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), client.HasLabels{jumpstarterv1alpha1.LabelLeaseName},
-		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: pods.ResourceVersion}})
+	// A RetryWatcher resumes from the last resourceVersion when the server closes the watch,
+	// which a busy apiserver does several times in the load scenario.
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, pods.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), client.HasLabels{jumpstarterv1alpha1.LabelLeaseName},
+				&client.ListOptions{Raw: &opts})
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("watch pods: %w", err)
 	}
