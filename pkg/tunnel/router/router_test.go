@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"jumpstarter.dev/service/pkg/tunnel"
+	"jumpstarter.dev/service/pkg/tunnel/wire"
 )
 
 var transports = []string{tunnel.TransportGRPC, tunnel.TransportQUIC}
@@ -111,7 +113,13 @@ func TestTunnelBytesBothWays(t *testing.T) {
 		}
 	}
 	if got := testutil.ToFloat64(e.srv.metrics.tunnelEnds.WithLabelValues("ok")); got != 4 {
-		t.Errorf("tunnels ended ok = %v, want 4", got)
+		var ends []string
+		for _, code := range []wire.Code{wire.CodeAborted, wire.CodeUnavailable, wire.CodeTimeout, wire.CodeLeaseEnded} {
+			if n := testutil.ToFloat64(e.srv.metrics.tunnelEnds.WithLabelValues(code.String())); n > 0 {
+				ends = append(ends, fmt.Sprintf("%s=%v", code, n))
+			}
+		}
+		t.Errorf("tunnels ended ok = %v, want 4 (other ends: %v)", got, ends)
 	}
 	if got := testutil.ToFloat64(e.srv.metrics.streamsOpen.WithLabelValues("grpc")) + testutil.ToFloat64(e.srv.metrics.streamsOpen.WithLabelValues("quic")); got != 0 {
 		t.Errorf("streams open = %v after every tunnel ended, want 0", got)

@@ -425,12 +425,13 @@ func (s *Server) link(ep, peer endpoint, first bool, logger klog.Logger, release
 		} else if b.ctx.Err() != nil || !closed(b.pumpedCh) || !closed(peer.base().pumpedCh) {
 			reason = wire.CodeAborted
 		}
-		ep.end()
-		release()
+		// Counted before release: whoever sees the tunnel gone (open() == 0) sees it counted.
 		if first {
 			s.metrics.tunnelEnds.WithLabelValues(reason.String()).Inc()
 			logger.V(2).Info("Tunnel ended", "reason", reason)
 		}
+		ep.end()
+		release()
 	}
 	context.AfterFunc(b.ctx, func() {
 		if ended.Load() {
