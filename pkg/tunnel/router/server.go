@@ -437,8 +437,14 @@ func (s *Server) link(ep, peer endpoint, first bool, logger klog.Logger, release
 		if ended.Load() {
 			return
 		}
-		// Our own peer went away, or the tunnel was aborted: the other end goes too.
-		peer.abort(errGone.Code, errGone.Msg)
+		// Our own peer went away, or the tunnel was aborted: the other end goes too, for the
+		// same reason if there is one (the lease ended, the router shuts down), so that it does
+		// not depend on which end the router happened to abort first.
+		code, msg := errGone.Code, errGone.Msg
+		if ce, ok := b.cause(); ok {
+			code, msg = ce.Code, ce.Msg
+		}
+		peer.abort(code, msg)
 		b.finish()
 	})
 	ep.forward(peer, func(err error) {
@@ -446,7 +452,15 @@ func (s *Server) link(ep, peer endpoint, first bool, logger klog.Logger, release
 			logger.V(4).Info("Tunnel direction failed", "err", err)
 			var ce *wire.CodeError
 			if !errors.As(err, &ce) {
-				ce = errGone
+				// Reading from or writing to an end that was aborted fails plainly: pass on
+				// why it was aborted (say, the lease ended), whichever end it was.
+				if own, ok := b.cause(); ok {
+					ce = own
+				} else if theirs, ok := peer.base().cause(); ok {
+					ce = theirs
+				} else {
+					ce = errGone
+				}
 			}
 			peer.abort(ce.Code, ce.Msg)
 			ep.abort(ce.Code, ce.Msg)
