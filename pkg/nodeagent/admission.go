@@ -115,23 +115,19 @@ func (a *Agent) decide(ctx context.Context, n *corev1.Node) (verdict, error) {
 	if v.holder == nil {
 		v.holder = firstRunning(live)
 	}
-	if v.holder == nil {
-		granted, err := a.grantedPlaceholder(ctx, live, exporter)
-		if err != nil {
-			return verdict{}, err
-		}
-		v.holder = granted
-	}
 	if v.holder == nil && len(live) > 0 {
-		ending, err := a.endingLease(ctx, n.Labels[jumpstarterv1alpha1.LabelExporterNamespace], exporter, live)
+		granted, err := a.grantedLeases(ctx, n.Labels[jumpstarterv1alpha1.LabelExporterNamespace], exporter)
 		if err != nil {
 			return verdict{}, err
 		}
-		if ending {
+		v.holder = placeholderOf(granted, live)
+		if v.holder == nil && !allOwnLive(granted, live) {
 			v.blocked = true
 			delete(a.accepted, node)
 			return v, nil
 		}
+	}
+	if v.holder == nil && len(live) > 0 {
 		v.holder = live[0]
 	}
 	for _, pod := range live {
@@ -162,32 +158,65 @@ func awaitsKubelet(pod *corev1.Pod, now time.Time) bool {
 		now.Sub(pod.DeletionTimestamp.Time) > stuckDeletion
 }
 
-// endingLease: a lease of the exporter's namespace was granted the exporter and has not ended,
-// and its placeholder is not among live (it is gone, or going). LeaseView gives the freshest
-// copy of a lease this process knows (the lease controller's own writes before the cache shows
-// them); after a restart, the cache alone, which is what makes the block safe across restarts.
-func (a *Agent) endingLease(ctx context.Context, namespace, exporter string, live []*corev1.Pod) (bool, error) {
-	leases := &jumpstarterv1alpha1.LeaseList{}
-	if err := a.Client.List(ctx, leases, client.InNamespace(namespace),
-		client.MatchingFields{virtualnode.LeaseExporterIndex: exporter}, client.UnsafeDisableDeepCopy); err != nil {
-		return false, fmt.Errorf("list leases of exporter %s/%s: %w", namespace, exporter, err)
-	}
-	for i := range leases.Items {
-		lease := &leases.Items[i]
-		if lease.Status.Ended || lease.Status.ExporterRef == nil || lease.Status.ExporterRef.Name != exporter {
-			continue
+func firstRunning(pods []*corev1.Pod) *corev1.Pod {
+	for _, pod := range pods {
+		if pod.Status.Phase == corev1.PodRunning {
+			return pod
 		}
+	}
+	return nil
+}
+
+// grantedLeases are the leases of the exporter's namespace granted the exporter and not ended,
+// as LeaseView shows them: the freshest copy this process knows (the lease controller's own
+// writes before the cache shows them), or after a restart the cache alone, which is what makes
+// the decisions below hold across restarts.
+func (a *Agent) grantedLeases(ctx context.Context, namespace, exporter string) ([]*jumpstarterv1alpha1.Lease, error) {
+	list := &jumpstarterv1alpha1.LeaseList{}
+	if err := a.Client.List(ctx, list, client.InNamespace(namespace),
+		client.MatchingFields{virtualnode.LeaseExporterIndex: exporter}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list leases of exporter %s/%s: %w", namespace, exporter, err)
+	}
+	var granted []*jumpstarterv1alpha1.Lease
+	for i := range list.Items {
+		lease := &list.Items[i]
 		if a.LeaseView != nil {
 			lease = a.LeaseView(lease)
-			if lease.Status.Ended {
-				continue
-			}
 		}
-		if !ownsAny(lease, live) {
-			return true, nil
+		if !lease.Status.Ended && lease.Status.ExporterRef != nil && lease.Status.ExporterRef.Name == exporter {
+			granted = append(granted, lease)
 		}
 	}
-	return false, nil
+	return granted, nil
+}
+
+// placeholderOf is the pod among pods that is the placeholder of one of the granted leases
+// (the controller stopped between the grant and the Running write).
+func placeholderOf(granted []*jumpstarterv1alpha1.Lease, pods []*corev1.Pod) *corev1.Pod {
+	for _, pod := range pods {
+		owner := metav1.GetControllerOf(pod)
+		if owner == nil {
+			continue
+		}
+		for _, lease := range granted {
+			if owner.UID == lease.UID && lease.Status.PlaceholderPod == pod.Name {
+				return pod
+			}
+		}
+	}
+	return nil
+}
+
+// allOwnLive: every granted lease still has its placeholder among live. One that has not is
+// ending (its end is being written while its placeholder goes): nobody may take the exporter
+// before that end is written, or a watcher could see two leases Ready on it.
+func allOwnLive(granted []*jumpstarterv1alpha1.Lease, live []*corev1.Pod) bool {
+	for _, lease := range granted {
+		if !ownsAny(lease, live) {
+			return false
+		}
+	}
+	return true
 }
 
 // ownsAny: one of pods is the lease's placeholder.
@@ -198,36 +227,4 @@ func ownsAny(lease *jumpstarterv1alpha1.Lease, pods []*corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-func firstRunning(pods []*corev1.Pod) *corev1.Pod {
-	for _, pod := range pods {
-		if pod.Status.Phase == corev1.PodRunning {
-			return pod
-		}
-	}
-	return nil
-}
-
-// grantedPlaceholder is the placeholder among pods whose lease (its controller owner) is active
-// on exporter.
-func (a *Agent) grantedPlaceholder(ctx context.Context, pods []*corev1.Pod, exporter string) (*corev1.Pod, error) {
-	for _, pod := range pods {
-		owner := metav1.GetControllerOf(pod)
-		if owner == nil || owner.Kind != "Lease" {
-			continue
-		}
-		lease := &jumpstarterv1alpha1.Lease{}
-		if err := a.Client.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: owner.Name}, lease); err != nil {
-			if client.IgnoreNotFound(err) != nil {
-				return nil, fmt.Errorf("get lease of placeholder %s/%s: %w", pod.Namespace, pod.Name, err)
-			}
-			continue
-		}
-		if lease.UID == owner.UID && !lease.Status.Ended && lease.Status.ExporterRef != nil &&
-			lease.Status.ExporterRef.Name == exporter && lease.Status.PlaceholderPod == pod.Name {
-			return pod, nil
-		}
-	}
-	return nil, nil
 }
