@@ -127,3 +127,22 @@ func waitPortsFree(ports []int, timeout time.Duration) error {
 func hostPort(port int) string {
 	return net.JoinHostPort(localhost, strconv.Itoa(port))
 }
+
+// FreeTCPAndUDPPort is a loopback port free on both TCP and UDP, for a router bound to both
+// (gRPC and QUIC on one port), picked by the kernel.
+func FreeTCPAndUDPPort() (int, error) {
+	for range portPickAttempts {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("pick a free port: %w", err)
+		}
+		port := lis.Addr().(*net.TCPAddr).Port
+		udp, err := net.ListenPacket("udp", lis.Addr().String())
+		_ = lis.Close()
+		if err == nil {
+			_ = udp.Close()
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("pick a free port: none free on both TCP and UDP after %d attempts", portPickAttempts)
+}

@@ -18,18 +18,7 @@ import (
 
 // QUICConfig is the QUIC configuration of a tunnel's peer: windows of package wire,
 // keepalives that hold an idle tunnel open, and no streams from the router.
-func QUICConfig() *quic.Config {
-	return &quic.Config{
-		InitialStreamReceiveWindow:     wire.QUICInitialStreamWindow,
-		MaxStreamReceiveWindow:         wire.QUICMaxStreamWindow,
-		InitialConnectionReceiveWindow: wire.QUICInitialConnWindow,
-		MaxConnectionReceiveWindow:     wire.QUICMaxConnWindow,
-		KeepAlivePeriod:                wire.KeepaliveTime,
-		MaxIdleTimeout:                 wire.QUICMaxIdleTimeout,
-		MaxIncomingStreams:             -1,
-		MaxIncomingUniStreams:          -1,
-	}
-}
+func QUICConfig() *quic.Config { return wire.QUICConfig(-1) }
 
 // DialQUIC opens a tunnel through the router at endpoint (host:port, UDP) over QUIC, with
 // token in the opening header. It returns once the router has accepted the token; ctx bounds

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -89,21 +88,11 @@ func (p *pki) token(b testing.TB) string {
 // freePort is a loopback port free on both TCP and UDP, as the router binds both.
 func freePort(b *testing.B) int {
 	b.Helper()
-	for range 50 {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		port := lis.Addr().(*net.TCPAddr).Port
-		udp, err := net.ListenPacket("udp", lis.Addr().String())
-		_ = lis.Close()
-		if err == nil {
-			_ = udp.Close()
-			return port
-		}
+	port, err := lab.FreeTCPAndUDPPort()
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Fatal("no port free on TCP and UDP")
-	return 0
+	return port
 }
 
 // routerBinary is cmd/router, prebuilt or built now; "" when neither is possible.

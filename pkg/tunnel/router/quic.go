@@ -16,18 +16,7 @@ import (
 // bidirectional stream per connection at a time. The limit of one is also how a peer learns
 // that its tunnel's stream is complete on our side (every byte read, every byte acknowledged):
 // it is then allowed a next stream (see tunnel.Conn's Close).
-func quicConfig() *quic.Config {
-	return &quic.Config{
-		InitialStreamReceiveWindow:     wire.QUICInitialStreamWindow,
-		MaxStreamReceiveWindow:         wire.QUICMaxStreamWindow,
-		InitialConnectionReceiveWindow: wire.QUICInitialConnWindow,
-		MaxConnectionReceiveWindow:     wire.QUICMaxConnWindow,
-		KeepAlivePeriod:                wire.KeepaliveTime,
-		MaxIdleTimeout:                 wire.QUICMaxIdleTimeout,
-		MaxIncomingStreams:             1,
-		MaxIncomingUniStreams:          -1,
-	}
-}
+func quicConfig() *quic.Config { return wire.QUICConfig(1) }
 
 // serveQUIC accepts connections until ln closes; each is one tunnel end.
 func (s *Server) serveQUIC(ctx context.Context, ln *quic.Listener) {

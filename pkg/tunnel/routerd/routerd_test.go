@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,24 +40,14 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// freePort is a loopback port free on TCP and UDP.
+// freePort is a loopback port free on both TCP and UDP, as the router binds both.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := lis.Addr().(*net.TCPAddr).Port
-		udp, err := net.ListenPacket("udp", lis.Addr().String())
-		_ = lis.Close()
-		if err == nil {
-			_ = udp.Close()
-			return port
-		}
+	port, err := lab.FreeTCPAndUDPPort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
 // TestRunWithoutCluster runs the router as cmd/router does with --lease-watch=false and a
