@@ -16,6 +16,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"jumpstarter.dev/service/e2e/support"
+	"jumpstarter.dev/service/pkg/kubeconn"
 	"jumpstarter.dev/service/pkg/lab"
 )
 
@@ -65,6 +66,10 @@ type env struct {
 	lab         *lab.Lab
 	client      client.WithWatch
 	fleetClient client.WithWatch
+	// watchClient is what the benchmark measures with (the lease recorder, the pod tracer):
+	// on a connection of its own, as a user's watch would be, not behind the benchmark's own
+	// burst of creates (package kubeconn).
+	watchClient client.WithWatch
 	// controllerMetricsPort serves the controller's metrics; 0 when they are off.
 	controllerMetricsPort int
 }
@@ -87,6 +92,13 @@ func startEnv(b *testing.B) *env {
 		}
 		metricsPort = ports[0]
 		extraArgs[lab.Controller] = append(extraArgs[lab.Controller], fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort))
+		// And let it be profiled while it runs (its pprof port is logged).
+		pprofPorts, err := lab.FreePorts(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		extraArgs[lab.Controller] = append(extraArgs[lab.Controller], fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", pprofPorts[0]))
+		b.Logf("controller pprof on 127.0.0.1:%d", pprofPorts[0])
 	}
 	l, err := support.StartLab(ctx, extraArgs)
 	if err != nil {
@@ -94,7 +106,10 @@ func startEnv(b *testing.B) *env {
 	}
 	e := &env{lab: l, controllerMetricsPort: metricsPort}
 	if e.client, err = support.NewClient(l.RESTConfig()); err == nil {
-		e.fleetClient, err = support.NewClient(l.RESTConfig())
+		e.fleetClient, err = support.NewClient(kubeconn.Own(l.RESTConfig()))
+	}
+	if err == nil {
+		e.watchClient, err = support.NewClient(kubeconn.Own(l.RESTConfig()))
 	}
 	if err != nil {
 		e.stop(b)

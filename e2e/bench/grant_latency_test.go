@@ -36,7 +36,7 @@ func benchGrantLatency(b *testing.B, e *env, results *table) {
 	defer ns.delete(b, e)
 	ctx, cancel := context.WithTimeout(context.Background(), grantLatencyTimeout)
 	defer cancel()
-	tracer, err := startPodTracer(ctx, e.client, ns.name)
+	tracer, err := startPodTracer(ctx, e.watchClient, ns.name)
 	if err != nil {
 		b.Fatal(err)
 	}

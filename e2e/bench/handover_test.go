@@ -28,7 +28,7 @@ func benchHandOver(b *testing.B, e *env, results *table) {
 	defer ns.delete(b, e)
 	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
 	defer cancel()
-	tracer, err := startPodTracer(ctx, e.client, ns.name)
+	tracer, err := startPodTracer(ctx, e.watchClient, ns.name)
 	if err != nil {
 		b.Fatal(err)
 	}

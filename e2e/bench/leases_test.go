@@ -179,8 +179,10 @@ func handOverSteps(h map[string]support.LeaseHistory, tracer *podTracer) *steps 
 			prevPod, nextPod := tracer.history(prev.Name), tracer.history(next.Name)
 			s.add("ended → its placeholder deleted (controller)", prev.Ended, prevPod.Deleted)
 			s.add("placeholder deleted → next bound (scheduler)", prevPod.Deleted, nextPod.Bound)
-			s.add("bound → Running (node agent)", nextPod.Bound, nextPod.Running)
-			s.add("Running → Ready (controller)", nextPod.Running, next.Granted)
+			// The grant follows the binding at once; the node agent's Running write comes after
+			// it, off the hand-over's path.
+			s.add("bound → grant written (controller: node agent + status write)", nextPod.Bound, next.BeginStamp)
+			s.add("grant written → Ready seen (watch delivery)", next.BeginStamp, next.Granted)
 		}
 	}
 	return s

@@ -31,11 +31,15 @@ func benchLoad(b *testing.B, e *env, results *table) {
 	leases, ideal := randomLeases(ns.name, loadLeases, values, loadPerBoard, loadDuration)
 	names := leaseNames(leases)
 
-	tracer, err := startPodTracer(ctx, e.client, ns.name)
+	tracer, err := startPodTracer(ctx, e.watchClient, ns.name)
 	if err != nil {
 		b.Fatal(err)
 	}
 
+	cpu, err := startCPUUse(e.lab.Components())
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	first, _, err := createLeases(ctx, e.client, leases)
 	if err != nil {
@@ -46,6 +50,9 @@ func benchLoad(b *testing.B, e *env, results *table) {
 
 	measureBurst(h, names, first, loadDuration).report(b, results, loadScenario, fmt.Sprintf("%d exporters, %d × %v leases", loadBoards*loadPerBoard, loadLeases, loadDuration), ideal, loadTargets)
 	handOverSteps(h, tracer).addTo(results, loadScenario)
+	if cpuErr := cpu.addTo(results, loadScenario, loadLeases, "lease"); cpuErr != nil {
+		b.Error(cpuErr)
+	}
 	if err != nil {
 		fatal(b, results, loadScenario, ns.rec, err)
 	}

@@ -83,7 +83,7 @@ func newNamespace(b *testing.B, e *env, prefix string, exporters []exporterSpec)
 	recCtx, stopRec := context.WithCancel(context.Background())
 	n.stopRec = stopRec
 	b.Cleanup(stopRec)
-	if n.rec, err = support.StartRecorder(recCtx, e.client, ns.Name); err != nil {
+	if n.rec, err = support.StartRecorder(recCtx, e.watchClient, ns.Name); err != nil {
 		b.Fatalf("start recorder: %v", err)
 	}
 	return n

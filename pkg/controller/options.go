@@ -17,7 +17,10 @@ import (
 
 // Options are the controller's settings, bound to command-line flags.
 type Options struct {
-	MetricsAddr             string
+	MetricsAddr string
+	// PprofAddr serves net/http/pprof, for profiling a busy controller; "0" (the default)
+	// disables it.
+	PprofAddr               string
 	ProbeAddr               string
 	LeaderElect             bool
 	LeaderElectionNamespace string
@@ -91,6 +94,7 @@ func (o *Options) controllerNamespace() string {
 func DefaultOptions() Options {
 	return Options{
 		MetricsAddr:       ":8080",
+		PprofAddr:         "0",
 		ProbeAddr:         ":8081",
 		LeaderElect:       false,
 		QPS:               200,
@@ -123,6 +127,7 @@ func (o *Options) Validate() error {
 // AddFlags binds the options to flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "address of the metrics endpoint; 0 disables it")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "address of the net/http/pprof endpoints; 0 disables them")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "address of the /healthz and /readyz endpoints")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader so that only one replica reconciles")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the leader election Lease (default: the pod's namespace)")
