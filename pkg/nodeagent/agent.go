@@ -188,7 +188,6 @@ func olderThan(a, b *corev1.Pod) bool {
 // accept marks the placeholder Running, which is what the lease controller reads as the grant.
 // The optimistic lock makes a decision taken on an outdated pod fail instead of landing.
 func (a *Agent) accept(ctx context.Context, pod *corev1.Pod) error {
-	base := pod.DeepCopy()
 	now := metav1.NewTime(a.Clock.Now())
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.StartTime = &now
@@ -205,7 +204,10 @@ func (a *Agent) accept(ctx context.Context, pod *corev1.Pod) error {
 			State:   corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 		})
 	}
-	if err := a.Client.Status().Patch(ctx, pod, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	// An update with the cached resourceVersion: a patch with an optimistic lock says the same,
+	// and costs the API server a JSON round of the whole pod more.
+	// A pod gone already (its lease ended before this write came round) needs nothing.
+	if err := a.Client.Status().Update(ctx, pod); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("accept placeholder %s: %w", klog.KObj(pod), err)
 	}
 	return nil
