@@ -12,6 +12,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -101,11 +102,18 @@ func TestLeaseLifecycle(t *testing.T) {
 	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
 	h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
 
-	h.reconcile("l1")
-	got := h.lease("l1")
+	res := h.reconcile("l1")
 	if _, ok := h.pod("l1"); !ok {
 		t.Fatalf("no placeholder created")
 	}
+	if got := h.lease("l1"); got.Status.Phase != "" {
+		t.Errorf("the reconcile that created the placeholder also wrote status %+v; that waits for a reconcile of its own", got.Status)
+	}
+	if res.RequeueAfter != waitingStatusFallback || res.Priority == nil || *res.Priority != waitingStatusPriority {
+		t.Errorf("after creating the placeholder: %+v, want a requeue after %v at priority %d", res, waitingStatusFallback, waitingStatusPriority)
+	}
+	h.reconcile("l1")
+	got := h.lease("l1")
 	if got.Status.Phase != jumpstarterv1alpha1.LeasePhasePending || !meta.IsStatusConditionTrue(got.Status.Conditions, jumpstarterv1alpha1.LeaseConditionPending) {
 		t.Fatalf("after queueing: phase %s conditions %+v", got.Status.Phase, got.Status.Conditions)
 	}
@@ -114,7 +122,7 @@ func TestLeaseLifecycle(t *testing.T) {
 	}
 
 	h.bindAndAccept("l1", virtualnode.NodeName("lab", "e1"))
-	res := h.reconcile("l1")
+	res = h.reconcile("l1")
 	got = h.lease("l1")
 	if got.Status.ExporterRef == nil || got.Status.ExporterRef.Name != "e1" || got.Status.BeginTime == nil {
 		t.Fatalf("not granted: %+v", got.Status)
@@ -368,5 +376,31 @@ func TestGrantOnBinding(t *testing.T) {
 				t.Errorf("lease ended while its placeholder was bound but not yet Running: %+v", got.Status)
 			}
 		})
+	}
+}
+
+// A lease's end is timed from when the grant was written, not from when the reconcile that
+// wrote it began: a slow status write must not make the lease end late.
+func TestGrantRequeueCountsFromAfterTheWrite(t *testing.T) {
+	const writeTakes = 300 * time.Millisecond
+	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
+	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
+	h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
+	h.reconcile("l1")
+	h.bindAndAccept("l1", virtualnode.NodeName("lab", "e1"))
+
+	h.rec.Client = interceptor.NewClient(h.client.(client.WithWatch), interceptor.Funcs{
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			h.clock.Step(writeTakes)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+	})
+	res := h.reconcile("l1")
+	got := h.lease("l1")
+	if got.Status.BeginTime == nil {
+		t.Fatalf("not granted: %+v", got.Status)
+	}
+	if want := time.Minute - writeTakes; res.RequeueAfter != want {
+		t.Errorf("requeue after %v, want %v (the lease's end, counted from after the grant's write)", res.RequeueAfter, want)
 	}
 }

@@ -46,7 +46,8 @@ const UrgentPriority = 10
 
 // placeholderEvents wakes the lease that controls a placeholder pod: at once (UrgentPriority)
 // when the scheduler bound it (the grant), the node agent refused it or marked it Running, or
-// it is going away; at the default priority when it appears. The scheduler's other writes
+// it is going away; when it appears, at waitingStatusPriority, to write the lease's waiting
+// status. The scheduler's other writes
 // (PodScheduled conditions of failed attempts) change nothing the lease acts on and wake
 // nothing. When a bound placeholder is deleted, the leases of the other placeholders bound to
 // the same node are woken too: the scheduler may have bound the next one before this
@@ -54,7 +55,7 @@ const UrgentPriority = 10
 func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueueOwner(q, e.Object, 0)
+			enqueueOwner(q, e.Object, waitingStatusPriority)
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if placeholderOutcomeChanged(e.ObjectOld, e.ObjectNew) {

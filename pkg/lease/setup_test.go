@@ -43,9 +43,9 @@ func TestPlaceholderEvents(t *testing.T) {
 		wantQueued   bool
 		wantPriority int
 	}{
-		{"created: routine", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
+		{"created: the waiting status, after other leases' placeholders", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Create(t.Context(), event.TypedCreateEvent[client.Object]{Object: owned(nil)}, q)
-		}, true, 0},
+		}, true, waitingStatusPriority},
 		{"accepted: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(bound), ObjectNew: owned(running)}, q)
 		}, true, UrgentPriority},

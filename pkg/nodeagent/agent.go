@@ -97,7 +97,10 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	}
 	if v.blocked {
 		// A lease's end is being written; its successor waits, neither admitted nor refused.
-		return reconcile.Result{RequeueAfter: BlockedRetry}, errors.Join(errs...)
+		if err := errors.Join(errs...); err != nil {
+			return reconcile.Result{}, err
+		}
+		return reconcile.Result{RequeueAfter: BlockedRetry}, nil
 	}
 	if v.holder != nil && v.holder.Status.Phase != corev1.PodRunning {
 		if err := a.accept(ctx, v.holder); err != nil {
@@ -116,7 +119,11 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 	if a.sweepDue(node.Name) {
 		errs = append(errs, a.sweepForeignPods(ctx, node))
 	}
-	return reconcile.Result{RequeueAfter: ForeignPodSweepInterval}, errors.Join(errs...)
+	// An error requeues with back-off; controller-runtime ignores a RequeueAfter beside it.
+	if err := errors.Join(errs...); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: ForeignPodSweepInterval}, nil
 }
 
 // completeDeletion confirms the deletion of a pod as a kubelet would: nothing runs on a virtual
