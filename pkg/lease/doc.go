@@ -5,6 +5,11 @@
 // the hand-over's path. The reconciler turns what happened to the pod into the lease's status,
 // conditions and events, and ends leases on release, expiry, or loss of their placeholder.
 //
+// Work is ordered by work-queue priority: grants and ends first (UrgentPriority), then new
+// leases' placeholders (0), then new leases' waiting status (waitingStatusPriority), then queue
+// position refreshes. Under a burst of new leases on a busy API server, that keeps hand-overs
+// and placeholder creation ahead of status that only informs.
+//
 // Everything is derived from the lease and its pod, so a restarted controller picks up where
 // the last one stopped; an ended lease is checked first and written with an optimistic lock,
 // so it is never granted again. The reconciler reads its own last status write until the

@@ -33,6 +33,10 @@ func (s *Server) serveQUIC(ctx context.Context, ln *quic.Listener) {
 	}
 }
 
+// refusalLinger bounds how long a refused QUIC connection is kept open for the dialer to read
+// the refusal and close the connection itself.
+const refusalLinger = 2 * time.Second
+
 func (s *Server) handleQUIC(ctx context.Context, conn *quic.Conn) {
 	refuse := func(st *quic.Stream, code wire.Code, msg string) {
 		s.metrics.refused(code)
@@ -40,6 +44,15 @@ func (s *Server) handleQUIC(ctx context.Context, conn *quic.Conn) {
 		if st != nil {
 			_, _ = st.Write(wire.AppendStatus(nil, code, msg))
 			_ = st.Close()
+			// The dialer closes the connection once it has read the status. Closing it here
+			// at once could let the close overtake the status, and the dialer would see only
+			// the close (its code, not always its message).
+			linger, cancel := context.WithTimeout(ctx, refusalLinger)
+			select {
+			case <-conn.Context().Done():
+			case <-linger.Done():
+			}
+			cancel()
 		}
 		_ = conn.CloseWithError(quic.ApplicationErrorCode(code), msg)
 	}
