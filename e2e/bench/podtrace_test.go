@@ -18,13 +18,13 @@ import (
 
 // podHistory is what a podTracer saw of one lease's placeholder pod, in local time.
 type podHistory struct {
-	Created, Bound, Running, Deleted time.Time
+	Created, Bound, Deleted time.Time
 }
 
 // podTracer watches the placeholder pods of a namespace to split a grant or a hand-over into
-// its steps: the controller creates the placeholder, the scheduler binds it, the node agent
-// accepts it (Running), the controller writes the grant; on the way out the controller deletes
-// the placeholder of an ended lease.
+// its steps: the controller creates the placeholder, the scheduler binds it, the controller
+// writes the grant (status.beginTime, from the lease recorder); on the way out the controller
+// deletes the placeholder of an ended lease.
 type podTracer struct {
 	mu   sync.Mutex
 	pods map[string]*podHistory // by lease name
@@ -81,7 +81,6 @@ func (t *podTracer) observe(typ watch.EventType, pod *corev1.Pod, at time.Time) 
 		}
 	}
 	setOnce(&h.Bound, pod.Spec.NodeName != "")
-	setOnce(&h.Running, pod.Status.Phase == corev1.PodRunning)
 	setOnce(&h.Deleted, typ == watch.Deleted || !pod.DeletionTimestamp.IsZero())
 }
 
