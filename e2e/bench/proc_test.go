@@ -69,7 +69,7 @@ type cpuUse struct {
 	names []string
 	pids  map[string]int
 	start map[string]time.Duration
-	// machineStart is the busy and total time of all CPUs, from /proc/stat.
+	// busyStart and totalStart are the busy and total time of all CPUs, from /proc/stat.
 	busyStart, totalStart time.Duration
 }
 
