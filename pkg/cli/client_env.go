@@ -52,6 +52,32 @@ func (e *env) opener(cfg *jmpclient.Config, c *jmpclient.Client, transport strin
 	return &session.Opener{Client: c, Deps: e.opts.Session, Transport: transport, TLS: tlsConfig, DialTimeout: cfg.DialTimeout}, nil
 }
 
+// leaseTarget is what a command that reaches the exporter of a lease works with.
+type leaseTarget struct {
+	client *jmpclient.Client // the caller closes it
+	lease  string
+	opener *session.Opener
+}
+
+// target connects to the controller and settles the lease (the flag, else $JMP_LEASE) and how
+// to reach the router.
+func (e *env) target(leaseFlagValue, transport string) (*leaseTarget, error) {
+	cfg, c, err := e.controller()
+	if err != nil {
+		return nil, err
+	}
+	lease, err := leaseFlag(leaseFlagValue, cfg)
+	var o *session.Opener
+	if err == nil {
+		o, err = e.opener(cfg, c, transport)
+	}
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &leaseTarget{client: c, lease: lease, opener: o}, nil
+}
+
 // leaseFlag is the lease a command works on: the flag, else $JMP_LEASE.
 func leaseFlag(flag string, cfg *jmpclient.Config) (string, error) {
 	if flag != "" {

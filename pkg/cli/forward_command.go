@@ -27,25 +27,18 @@ func newForwardCommand(e *env) *cobra.Command {
 			if driver == "" {
 				return usageErrorf("--driver: required")
 			}
-			cfg, c, err := e.controller()
+			t, err := e.target(lease, transport)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			lease, err := leaseFlag(lease, cfg)
-			if err != nil {
-				return err
-			}
-			o, err := e.opener(cfg, c, transport)
-			if err != nil {
-				return err
-			}
+			defer t.client.Close()
+			o := t.opener
 			if err := o.Wired(); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			// A lease that is not ours, or not granted, fails here rather than on each connection.
-			l, err := c.GetLease(ctx, lease)
+			l, err := t.client.GetLease(ctx, t.lease)
 			if err != nil {
 				return err
 			}

@@ -27,21 +27,14 @@ func newPowerCommand(e *env) *cobra.Command {
 			if !slices.Contains(powerActions, action) {
 				return usageErrorf("power %q: want on, off or cycle", action)
 			}
-			cfg, c, err := e.controller()
+			t, err := e.target(lease, transport)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			lease, err := leaseFlag(lease, cfg)
-			if err != nil {
-				return err
-			}
-			o, err := e.opener(cfg, c, transport)
-			if err != nil {
-				return err
-			}
+			defer t.client.Close()
+			lease := t.lease
 			ctx := cmd.Context()
-			drivers, err := o.Open(ctx, lease, nil)
+			drivers, err := t.opener.Open(ctx, lease, nil)
 			if err != nil {
 				return err
 			}
