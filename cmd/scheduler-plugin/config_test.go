@@ -62,6 +62,9 @@ func TestSchedulerConfig(t *testing.T) {
 	if want := []string{plugin.Name}; !slices.Equal(pluginNames(got.QueueSort), want) {
 		t.Errorf("queueSort = %v, want %v", pluginNames(got.QueueSort), want)
 	}
+	if !slices.Contains(pluginNames(got.PreEnqueue), plugin.Name) {
+		t.Errorf("preEnqueue = %v, want %s (it holds back leases that could only fail)", pluginNames(got.PreEnqueue), plugin.Name)
+	}
 	wantFilter := []string{
 		names.NodeUnschedulable, names.NodeName, names.TaintToleration, names.NodeAffinity,
 		plugin.Name, names.NodeResourcesFit,

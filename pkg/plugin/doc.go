@@ -7,6 +7,9 @@
 //   - QueueSort: priority (descending), then pod creation time, then namespace/name, so that
 //     leases are granted first come, first served. The default PrioritySort orders by the queue
 //     timestamp, which moves every time a pod is retried.
+//   - PreEnqueue: holds back a placeholder that could only fail: every exporter its lease
+//     selects is held by a placeholder of equal or higher priority (below, "Holding back leases
+//     that could only fail").
 //   - PreFilter: reads, once per scheduling cycle, the exporters reserved for a woken lease
 //     ahead of the pod (below), for Filter. Pods that are not placeholders skip the Filter.
 //   - Filter: the node must be an exporter's virtual node, online, enabled (unless the pod
@@ -65,6 +68,24 @@
 // never run concurrently with each other, but the delete handler runs on an informer goroutine
 // and PreFilter in the scheduling cycle. Records are pruned when the next event is decided;
 // nothing runs in the background.
+//
+// # Holding back leases that could only fail
+//
+// In a burst of leases most placeholders find every exporter they select held. Tried anyway,
+// each fails once, and kube-scheduler writes a FailedScheduling event and a PodScheduled=False
+// status for it: two API writes per waiting lease, on the API server every grant also waits
+// for. PreEnqueue answers UnschedulableAndUnresolvable (the pod is gated, not tried) when the
+// pod cache shows every exporter the lease selects (nodeAdmits) held by a placeholder of equal
+// or higher priority. A gated pod waits in the unschedulable pool with this plugin as its
+// rejector, so this plugin's hints decide when it moves, as for a pod that failed: a release
+// wakes the first waiting lease in queue order, gated or not, and PreEnqueue lets a lease
+// through while its wake is fresh (wakeTTL). Every other case passes and is decided by the
+// attempt as before: an exporter free in the pod cache (even if assumed or reserved in the
+// scheduler, where Filter turns the pod away), a holder of lower priority (preemption), and no
+// matching exporter at all (the attempt's event says why). kube-scheduler re-runs PreEnqueue
+// on every move and on its periodic flush of the unschedulable pool, so a gate never outlives
+// the state that set it by more than the next event. In the load benchmark it took the API
+// server's CPU per lease from 69 to 58 ms.
 //
 // # Reserving the exporter for the woken lease
 //

@@ -56,6 +56,7 @@ type Exporter struct {
 
 var (
 	_ fwk.QueueSortPlugin   = &Exporter{}
+	_ fwk.PreEnqueuePlugin  = &Exporter{}
 	_ fwk.PreFilterPlugin   = &Exporter{}
 	_ fwk.FilterPlugin      = &Exporter{}
 	_ fwk.ScorePlugin       = &Exporter{}
