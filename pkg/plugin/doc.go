@@ -85,7 +85,8 @@
 // matching exporter at all (the attempt's event says why). kube-scheduler re-runs PreEnqueue
 // on every move and on its periodic flush of the unschedulable pool, so a gate never outlives
 // the state that set it by more than the next event. In the load benchmark it took the API
-// server's CPU per lease from 69 to 58 ms.
+// server's CPU per lease from 68-69 ms to 58-67 ms over four runs, and kube-scheduler's pod
+// status writes from about 450 to 22-41 per run.
 //
 // # Reserving the exporter for the woken lease
 //
