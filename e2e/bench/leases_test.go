@@ -209,17 +209,6 @@ func stampHandOvers(h map[string]support.LeaseHistory) []time.Duration {
 	return gaps
 }
 
-// lastOf is the latest of one time of the named leases.
-func lastOf(h map[string]support.LeaseHistory, names []string, at func(support.LeaseHistory) time.Time) time.Time {
-	var last time.Time
-	for _, n := range names {
-		if t := at(h[n]); t.After(last) {
-			last = t
-		}
-	}
-	return last
-}
-
 // fatal stops a scenario that went wrong, after checking exclusivity on what was seen.
 func fatal(b *testing.B, results *table, scenario string, rec *support.Recorder, err error) {
 	b.Helper()

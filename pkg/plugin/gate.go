@@ -31,7 +31,7 @@ func (pl *Exporter) PreEnqueue(_ context.Context, pod *v1.Pod) *fwk.Status {
 	if pl.wokenNow(pod) {
 		return nil
 	}
-	held, err := pl.holderPriorities()
+	scan, err := pl.scan()
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
@@ -40,7 +40,7 @@ func (pl *Exporter) PreEnqueue(_ context.Context, pod *v1.Pod) *fwk.Status {
 		return fwk.AsStatus(fmt.Errorf("list nodes: %w", err))
 	}
 	priority := corev1helpers.PodPriority(pod)
-	matching := 0
+	matched := false
 	for _, node := range nodes {
 		if _, ok := node.Labels[jsv1alpha1.LabelExporterName]; !ok {
 			continue
@@ -48,13 +48,13 @@ func (pl *Exporter) PreEnqueue(_ context.Context, pod *v1.Pod) *fwk.Status {
 		if ok, err := nodeAdmits(pod, node); err != nil || !ok {
 			continue
 		}
-		matching++
-		holder, isHeld := held[node.Name]
+		matched = true
+		holder, isHeld := scan.held[node.Name]
 		if !isHeld || holder < priority {
 			return nil
 		}
 	}
-	if matching == 0 {
+	if !matched {
 		return nil
 	}
 	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonAllHeld)
@@ -66,24 +66,4 @@ func (pl *Exporter) wokenNow(pod *v1.Pod) bool {
 	defer pl.wake.mu.Unlock()
 	_, ok := pl.freshWakesLocked(pl.clock.Now())[pod.UID]
 	return ok
-}
-
-// holderPriorities maps each node a placeholder is bound to (per the pod cache) to the lowest
-// priority among its placeholders: the one a preemption would have to beat.
-func (pl *Exporter) holderPriorities() (map[string]int32, error) {
-	pods, err := pl.podLister.List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	held := map[string]int32{}
-	for _, p := range pods {
-		if !isPlaceholder(p) || p.Spec.NodeName == "" || isTerminal(p) {
-			continue
-		}
-		prio := corev1helpers.PodPriority(p)
-		if current, ok := held[p.Spec.NodeName]; !ok || prio < current {
-			held[p.Spec.NodeName] = prio
-		}
-	}
-	return held, nil
 }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 )
 
@@ -198,8 +199,15 @@ func isTerminal(pod *v1.Pod) bool {
 type podScan struct {
 	// waiting is the placeholders waiting in this profile's queue.
 	waiting []*v1.Pod
-	// held is the nodes a placeholder is bound to.
-	held map[string]bool
+	// held is the nodes a placeholder is bound to, each with the lowest priority among its
+	// placeholders: the one a preemption would have to beat.
+	held map[string]int32
+}
+
+// isHeld tells whether a placeholder is bound to the node.
+func (s podScan) isHeld(node string) bool {
+	_, ok := s.held[node]
+	return ok
 }
 
 // scan reads the pod cache once: the placeholders waiting in this profile's queue and the
@@ -210,13 +218,16 @@ func (pl *Exporter) scan() (podScan, error) {
 	if err != nil {
 		return podScan{}, fmt.Errorf("list pods: %w", err)
 	}
-	s := podScan{held: map[string]bool{}}
+	s := podScan{held: map[string]int32{}}
 	for _, p := range pods {
 		if !isPlaceholder(p) {
 			continue
 		}
 		if p.Spec.NodeName != "" && !isTerminal(p) {
-			s.held[p.Spec.NodeName] = true
+			prio := corev1helpers.PodPriority(p)
+			if current, ok := s.held[p.Spec.NodeName]; !ok || prio < current {
+				s.held[p.Spec.NodeName] = prio
+			}
 		}
 		if pl.isWaiting(p) {
 			s.waiting = append(s.waiting, p)
@@ -238,14 +249,14 @@ func (pl *Exporter) wakeLocked(logger klog.Logger, node *v1.Node, now time.Time,
 	if err != nil {
 		return nil, err
 	}
-	if s.held[node.Name] {
+	if s.isHeld(node.Name) {
 		logger.V(5).Info("Exporter is held, no lease to wake", "node", node.Name)
 		return nil, nil
 	}
 	fresh := pl.freshWakesLocked(now)
 	var first *v1.Pod
 	for _, p := range s.waiting {
-		if other, ok := fresh[p.UID]; ok && other != node.Name && !s.held[other] {
+		if other, ok := fresh[p.UID]; ok && other != node.Name && !s.isHeld(other) {
 			continue
 		}
 		if first != nil && !podBefore(p, first) {

@@ -506,7 +506,11 @@ func (c *conn) blockLocked(s *Stream) {
 	}
 }
 
+// unblockLocked drops s from the blocked streams, if it is one.
 func (c *conn) unblockLocked(s *Stream) {
+	if !s.blocked {
+		return
+	}
 	s.blocked = false
 	for i, b := range c.blocked {
 		if b == s {
@@ -552,14 +556,9 @@ func (c *conn) sendPendingLocked(s *Stream, credits *creditList) {
 	if s.pending.n > 0 {
 		return
 	}
-	if s.blocked {
-		c.unblockLocked(s)
-	}
-	if sent && s.wake != nil {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+	c.unblockLocked(s)
+	if sent {
+		s.signalWake()
 	}
 	if s.finishReq {
 		c.trailersLocked(s, status.New(codes.OK, ""), s.finishExtra)

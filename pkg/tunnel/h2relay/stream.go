@@ -166,14 +166,19 @@ func (c *conn) trailersLocked(s *Stream, st *status.Status, extra []hpack.Header
 	}
 	s.closed.Store(true)
 	s.finishReq = false
-	if s.blocked {
-		c.unblockLocked(s)
+	c.unblockLocked(s)
+	s.signalWake()
+}
+
+// signalWake tells a WriteData waiting for pending bytes to drain to look again; it never
+// blocks. wmu held.
+func (s *Stream) signalWake() {
+	if s.wake == nil {
+		return
 	}
-	if s.wake != nil {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -209,15 +214,8 @@ func (s *Stream) gone(err error) {
 	wasClosed := s.closed.Swap(true)
 	dropped := s.pending.reset()
 	source := s.source
-	if s.blocked {
-		c.unblockLocked(s)
-	}
-	if s.wake != nil {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-	}
+	c.unblockLocked(s)
+	s.signalWake()
 	c.wmu.Unlock()
 	if source != nil && dropped > 0 {
 		source.c.credit(nil, dropped)
