@@ -32,6 +32,7 @@ const envBin = "JUMPSTARTER_BIN"
 type pki struct {
 	dir               string
 	certFile, keyFile string
+	caFile            string
 	serverCert        tls.Certificate
 	clientTLS         *tls.Config
 	routerKeyFile     string
@@ -54,11 +55,12 @@ func newPKI(b *testing.B) *pki {
 	p := &pki{dir: b.TempDir()}
 	p.certFile, p.keyFile = filepath.Join(p.dir, "tls.crt"), filepath.Join(p.dir, "tls.key")
 	p.routerKeyFile = filepath.Join(p.dir, "router.key")
+	p.caFile = filepath.Join(p.dir, "ca.crt")
 	key, err := routertoken.GenerateKey()
 	if err != nil {
 		b.Fatal(err)
 	}
-	for f, data := range map[string][]byte{p.certFile: certPEM, p.keyFile: keyPEM, p.routerKeyFile: key} {
+	for f, data := range map[string][]byte{p.certFile: certPEM, p.keyFile: keyPEM, p.routerKeyFile: key, p.caFile: ca.CertPEM} {
 		if err := os.WriteFile(f, data, 0o600); err != nil {
 			b.Fatal(err)
 		}
@@ -193,13 +195,16 @@ func startNaiveRelay(b *testing.B, p *pki) *process {
 	return startHelper(b, roleNaiveRelay, endpoint, envNaiveArgs+"="+strings.Join([]string{endpoint, p.certFile, p.keyFile, p.routerKeyFile}, ","))
 }
 
-// startFarEnd re-executes this test binary as the far end of the direct paths; its
-// endpoint is the gRPC one, tcpEndpoint the TLS TCP one.
-func startFarEnd(b *testing.B, p *pki) (pr *process, tcpEndpoint string) {
+// startFarEnd re-executes this test binary as the far end of every path; its endpoint is
+// the gRPC one, tcpEndpoint the TLS TCP one, dialEndpoint where it takes requests to dial a
+// router (dialFar).
+func startFarEnd(b *testing.B, p *pki) (pr *process, tcpEndpoint, dialEndpoint string) {
 	b.Helper()
 	tcpEndpoint = fmt.Sprintf("127.0.0.1:%d", freePort(b))
+	dialEndpoint = fmt.Sprintf("127.0.0.1:%d", freePort(b))
 	endpoint := fmt.Sprintf("127.0.0.1:%d", freePort(b))
-	return startHelper(b, roleFarEnd, endpoint, envFarArgs+"="+strings.Join([]string{tcpEndpoint, endpoint, p.certFile, p.keyFile}, ",")), tcpEndpoint
+	args := []string{tcpEndpoint, endpoint, dialEndpoint, p.certFile, p.keyFile, p.caFile}
+	return startHelper(b, roleFarEnd, endpoint, envFarArgs+"="+strings.Join(args, ",")), tcpEndpoint, dialEndpoint
 }
 
 // startHelper re-executes this test binary in role and waits for it to say it is ready.

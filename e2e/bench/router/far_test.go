@@ -1,10 +1,15 @@
 package routerbench
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -22,8 +27,8 @@ const (
 	modeEcho = 'E' // send back everything read
 )
 
-// serveFar is the far end of every path: in this process behind a router, or in the
-// far-end helper process for the direct paths.
+// serveFar is the far end of every path: in the far-end helper process for the direct paths
+// and router-grpc-apart, in this process behind a router.
 func serveFar(c conn) {
 	defer c.Close()
 	mode := make([]byte, 1)
@@ -60,24 +65,39 @@ func serveFar(c conn) {
 	}
 }
 
-// roleFarEnd is the helper process that serves the direct paths; its arguments come in
+// roleFarEnd is the helper process that is the far end of the direct paths and of
+// router-grpc-apart; its arguments come in
 // envFarArgs.
 const (
 	roleFarEnd = "far-end"
-	envFarArgs = "ROUTERBENCH_FAR_ARGS" // tcpAddr,grpcAddr,cert,key
+	envFarArgs = "ROUTERBENCH_FAR_ARGS" // tcpAddr,grpcAddr,dialAddr,cert,key,ca
 )
 
 // runFarEnd serves TLS TCP and a gRPC RouterService that serves the stream itself (no
-// pairing), both ending in serveFar.
+// pairing), both ending in serveFar; and on dialAddr it takes requests to dial a router as a
+// tunnel's exporter end (serveDialRequests).
 func runFarEnd(args []string) error {
-	if len(args) != 4 {
-		return fmt.Errorf("want tcpAddr,grpcAddr,cert,key; got %q", args)
+	if len(args) != 6 {
+		return fmt.Errorf("want tcpAddr,grpcAddr,dialAddr,cert,key,ca; got %q", args)
 	}
-	cert, err := tls.LoadX509KeyPair(args[2], args[3])
+	cert, err := tls.LoadX509KeyPair(args[3], args[4])
 	if err != nil {
 		return err
 	}
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	caPEM, err := os.ReadFile(args[5])
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		return fmt.Errorf("no certificate in %s", args[5])
+	}
+	dialLis, err := net.Listen("tcp", args[2])
+	if err != nil {
+		return err
+	}
+	go serveDialRequests(dialLis, &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
 	tcp, err := tls.Listen("tcp", args[0], serverTLS)
 	if err != nil {
 		return err
@@ -117,4 +137,62 @@ func runFarEnd(args []string) error {
 	}
 	fmt.Println("ready")
 	return srv.Serve(lis)
+}
+
+// serveDialRequests dials a router for each request line "transport endpoint token" on a
+// connection of lis, as a tunnel's exporter end, answers "ok" once the router accepted the
+// token (or the error), and serves the tunnel's far end (router-grpc-apart).
+func serveDialRequests(lis net.Listener, clientTLS *tls.Config) {
+	for {
+		c, err := lis.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil {
+				return
+			}
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				fmt.Fprintf(c, "error: want transport endpoint token, got %q\n", line)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			far, err := tunnel.Dial(ctx, f[0], f[1], f[2], clientTLS)
+			if err != nil {
+				fmt.Fprintf(c, "error: %v\n", err)
+				return
+			}
+			go serveFar(far)
+			fmt.Fprintln(c, "ok")
+		}()
+	}
+}
+
+// dialFar asks the far-end helper listening on dialAddr to dial endpoint as the exporter end
+// of the tunnel of token.
+func dialFar(ctx context.Context, dialAddr, transport, endpoint, token string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", dialAddr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(deadline)
+	}
+	if _, err := fmt.Fprintf(c, "%s %s %s\n", transport, endpoint, token); err != nil {
+		return err
+	}
+	answer, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("far end: %w", err)
+	}
+	if answer = strings.TrimSpace(answer); answer != "ok" {
+		return fmt.Errorf("far end: %s", answer)
+	}
+	return nil
 }

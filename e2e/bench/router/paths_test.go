@@ -41,20 +41,32 @@ func directPath(endpoint string, p *pki) path {
 	}}
 }
 
-// routedPath dials both ends through a router, the far end (the exporter) first, and
-// serves the far end here.
-func routedPath(name, transport, endpoint string, p *pki, b *testing.B) path {
+// routedPath dials both ends through a router, the far end (the exporter) first. With farDial
+// "" both ends are in this process; else the far-end helper listening on farDial dials the
+// exporter end and serves it (dialFar).
+func routedPath(name, transport, endpoint, farDial string, p *pki, b *testing.B) path {
 	return path{name: name, open: func(ctx context.Context) (conn, error) {
-		a, far, err := routedPair(ctx, transport, endpoint, p, b)
-		if err != nil {
-			return nil, err
+		if farDial == "" {
+			a, far, err := routedPair(ctx, transport, endpoint, p, b)
+			if err != nil {
+				return nil, err
+			}
+			go serveFar(far)
+			return a, nil
 		}
-		go serveFar(far)
+		tok := p.token(b)
+		if err := dialFar(ctx, farDial, transport, endpoint, tok); err != nil {
+			return nil, fmt.Errorf("exporter end: %w", err)
+		}
+		a, err := tunnel.Dial(ctx, transport, endpoint, tok, p.clientTLS)
+		if err != nil {
+			return nil, fmt.Errorf("client end: %w", err)
+		}
 		return a, nil
 	}}
 }
 
-// routedPair opens both ends of one tunnel through a router.
+// routedPair opens both ends of one tunnel through a router, here.
 func routedPair(ctx context.Context, transport, endpoint string, p *pki, b *testing.B) (client, exporter tunnel.Conn, err error) {
 	tok := p.token(b)
 	exporter, err = tunnel.Dial(ctx, transport, endpoint, tok, p.clientTLS)

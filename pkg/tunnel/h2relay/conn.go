@@ -46,10 +46,13 @@ const (
 
 // conn is one client connection.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	fr     *http2.Framer
-	logger logr.Logger
+	srv *Server
+	nc  net.Conn
+	// coalesce is the socket under nc's TLS, which gathers a flush's records into one write;
+	// nil when nc is not TLS (tests).
+	coalesce *coalescingConn
+	fr       *http2.Framer
+	logger   logr.Logger
 
 	// Reader state.
 	lastStreamID atomic.Uint32

@@ -88,7 +88,8 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 // handshake runs TLS, then starts the connection's reader on a goroutine of its own: the
 // handshake grows a stack well beyond what the reader needs for the connection's life.
 func (s *Server) handshake(ctx context.Context, nc net.Conn) {
-	tc := tls.Server(nc, s.tls)
+	cc := &coalescingConn{Conn: nc}
+	tc := tls.Server(cc, s.tls)
 	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	err := tc.HandshakeContext(hctx)
@@ -106,6 +107,7 @@ func (s *Server) handshake(ctx context.Context, nc net.Conn) {
 	}
 	_ = tc.SetWriteDeadline(time.Time{})
 	c := newConn(s, tc)
+	c.coalesce = cc
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()

@@ -168,7 +168,15 @@ func (c *conn) flushLocked() {
 // at a time: the holder of wmu while no flusher runs, else the flusher.
 func (c *conn) writeOut(bw *writeBuf) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if c.coalesce != nil {
+		c.coalesce.begin()
+	}
 	_, err := c.nc.Write(bw.b)
+	if c.coalesce != nil {
+		if ferr := c.coalesce.flush(); err == nil {
+			err = ferr
+		}
+	}
 	releaseWriteBuffer(bw)
 	if err != nil {
 		c.failWrite(err)
