@@ -3,6 +3,7 @@ package lease
 import (
 	"cmp"
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -46,8 +47,8 @@ const UrgentPriority = 10
 
 // placeholderEvents wakes the lease that controls a placeholder pod: at once (UrgentPriority)
 // when the scheduler bound it (the grant), the node agent refused it or marked it Running, or
-// it is going away; when it appears, at waitingStatusPriority, to write the lease's waiting
-// status. The scheduler's other writes
+// it is going away; when it appears, at waitingStatusPriority and after the waiting status's
+// delay, to write the lease's waiting status unless it was granted meanwhile. The scheduler's other writes
 // (PodScheduled conditions of failed attempts) change nothing the lease acts on and wake
 // nothing. When a bound placeholder is deleted, the leases of the other placeholders bound to
 // the same node are woken too: the scheduler may have bound the next one before this
@@ -55,7 +56,7 @@ const UrgentPriority = 10
 func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueueOwner(q, e.Object, waitingStatusPriority)
+			enqueueOwnerAfter(q, e.Object, waitingStatusPriority, cmp.Or(r.WaitingStatusDelay, DefaultWaitingStatusDelay))
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if placeholderOutcomeChanged(e.ObjectOld, e.ObjectNew) {
@@ -113,13 +114,22 @@ func (r *Reconciler) enqueueNeighbours(ctx context.Context, q workqueue.TypedRat
 // enqueueOwner adds the lease that controls pod, with the given priority when the queue has
 // priorities (controller-runtime's default queue does).
 func enqueueOwner(q workqueue.TypedRateLimitingInterface[reconcile.Request], pod client.Object, priority int) {
+	enqueueOwnerAfter(q, pod, priority, 0)
+}
+
+// enqueueOwnerAfter is enqueueOwner, ready after the given delay.
+func enqueueOwnerAfter(q workqueue.TypedRateLimitingInterface[reconcile.Request], pod client.Object, priority int, after time.Duration) {
 	owner := metav1.GetControllerOf(pod)
 	if owner == nil || owner.Kind != "Lease" || owner.APIVersion != jumpstarterv1alpha1.GroupVersion.String() {
 		return
 	}
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pod.GetNamespace(), Name: owner.Name}}
 	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(priority)}, req)
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(priority), After: after}, req)
+		return
+	}
+	if after > 0 {
+		q.AddAfter(req, after)
 		return
 	}
 	q.Add(req)

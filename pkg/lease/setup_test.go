@@ -3,6 +3,7 @@ package lease
 import (
 	"maps"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,42 +38,58 @@ func TestPlaceholderEvents(t *testing.T) {
 	deleting := func(p *corev1.Pod) { p.DeletionTimestamp = ptr.To(metav1.Now()) }
 	foreign := func(p *corev1.Pod) { p.OwnerReferences[0].Kind = "ReplicaSet" }
 
+	// The waiting status's delay: long enough that a slow machine does not reach it between the
+	// event and the first look at the queue.
+	const delay = time.Second
 	tests := []struct {
 		name         string
 		fire         func(q priorityqueue.PriorityQueue[reconcile.Request])
 		wantQueued   bool
 		wantPriority int
+		wantDelayed  bool // queued only after the waiting status's delay
 	}{
-		{"created: the waiting status, after other leases' placeholders", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
-			(&Reconciler{}).placeholderEvents().Create(t.Context(), event.TypedCreateEvent[client.Object]{Object: owned(nil)}, q)
-		}, true, waitingStatusPriority},
+		{"created: the waiting status, later, after other leases' placeholders", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
+			(&Reconciler{WaitingStatusDelay: delay}).placeholderEvents().Create(t.Context(), event.TypedCreateEvent[client.Object]{Object: owned(nil)}, q)
+		}, true, waitingStatusPriority, true},
 		{"accepted: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(bound), ObjectNew: owned(running)}, q)
-		}, true, UrgentPriority},
+		}, true, UrgentPriority, false},
 		{"deletion begins: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(running), ObjectNew: owned(deleting)}, q)
-		}, true, UrgentPriority},
+		}, true, UrgentPriority, false},
 		{"deleted: urgent", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: owned(running)}, q)
-		}, true, UrgentPriority},
+		}, true, UrgentPriority, false},
 		{"bound by the scheduler: urgent (the grant)", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(nil), ObjectNew: owned(bound)}, q)
-		}, true, UrgentPriority},
+		}, true, UrgentPriority, false},
 		{"a failed attempt's condition: nothing", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			unschedulable := func(p *corev1.Pod) {
 				p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable"}}
 			}
 			(&Reconciler{}).placeholderEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: owned(nil), ObjectNew: owned(unschedulable)}, q)
-		}, false, 0},
+		}, false, 0, false},
 		{"not a lease's pod: nothing", func(q priorityqueue.PriorityQueue[reconcile.Request]) {
 			(&Reconciler{}).placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: owned(foreign)}, q)
-		}, false, 0},
+		}, false, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := priorityqueue.New[reconcile.Request]("test")
 			defer q.ShutDown()
+			start := time.Now()
 			tt.fire(q)
+			if tt.wantDelayed {
+				if got := q.Len(); got != 0 {
+					t.Fatalf("queue length %d at once, want the lease queued only after %v", got, delay)
+				}
+				for q.Len() == 0 && time.Since(start) < delay+5*time.Second {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if waited := time.Since(start); waited < delay {
+					t.Errorf("queued after %v, want after %v", waited, delay)
+				}
+			}
 			if got := q.Len(); (got == 1) != tt.wantQueued {
 				t.Fatalf("queue length %d, want queued=%v", got, tt.wantQueued)
 			}

@@ -3,6 +3,7 @@ package virtualnode
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -44,10 +45,13 @@ type Reconciler struct {
 	HeartbeatInterval time.Duration
 
 	mu sync.Mutex
-	// renewed is when each node's Lease was last renewed. An exporter is reconciled on every
-	// heartbeat of its agent and every grant and release, far more often than the node Lease
-	// needs; renewing only when due keeps the heartbeat at one write per interval per node.
-	renewed map[string]time.Time
+	// nextRenewal is when each node's Lease is next due for renewal. An exporter is reconciled
+	// on every heartbeat of its agent and every grant and release, far more often than the node
+	// Lease needs; renewing only when due keeps the heartbeat at one write per interval per node.
+	nextRenewal map[string]time.Time
+	// firstGap draws the time from a node's first renewal by this process to its second
+	// (randomPhase unless a test sets it).
+	firstGap func(interval time.Duration) time.Duration
 }
 
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=exporters,verbs=get;list;watch;update;patch
@@ -126,38 +130,59 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // little before it is due, and must still renew.
 const renewalSlack = 100 * time.Millisecond
 
-// renewalDue: the node Lease was last renewed a heartbeat interval ago. Reconciles that come
-// between (a busy exporter's come several times a second) leave it alone, so a node costs one
-// write per interval however busy it is.
+// renewalDue: the node Lease is due for renewal, or this process never renewed it. Reconciles
+// that come between (a busy exporter's come several times a second) leave it alone, so a node
+// costs one write per interval however busy it is.
 func (r *Reconciler) renewalDue(node string, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	last, ok := r.renewed[node]
-	return !ok || now.Sub(last) >= r.HeartbeatInterval-renewalSlack
+	next, ok := r.nextRenewal[node]
+	return !ok || !now.Before(next.Add(-renewalSlack))
 }
 
 // untilRenewal is the time left until the node Lease is due for renewal.
 func (r *Reconciler) untilRenewal(node string, now time.Time) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	last, ok := r.renewed[node]
+	next, ok := r.nextRenewal[node]
 	if !ok {
 		return r.HeartbeatInterval
 	}
-	return max(last.Add(r.HeartbeatInterval).Sub(now), time.Millisecond)
+	return max(next.Sub(now), time.Millisecond)
 }
 
+// setRenewed records a renewal at the given time (a zero time forgets the node). The first
+// renewal of a node by this process is followed by the second at a random point of the
+// interval, then one per interval: nodes that this process met at once (all of them after a
+// restart, or a fleet registered together) would otherwise renew in one burst every interval
+// for good, and a burst of hundreds of writes stalls every other request for its length.
 func (r *Reconciler) setRenewed(node string, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.renewed == nil {
-		r.renewed = map[string]time.Time{}
+	if r.nextRenewal == nil {
+		r.nextRenewal = map[string]time.Time{}
 	}
 	if at.IsZero() {
-		delete(r.renewed, node)
+		delete(r.nextRenewal, node)
 		return
 	}
-	r.renewed[node] = at
+	gap := r.HeartbeatInterval
+	if _, renewedBefore := r.nextRenewal[node]; !renewedBefore {
+		draw := r.firstGap
+		if draw == nil {
+			draw = randomPhase
+		}
+		gap = draw(r.HeartbeatInterval)
+	}
+	r.nextRenewal[node] = at.Add(gap)
+}
+
+// randomPhase is a uniformly random duration in (0, interval].
+func randomPhase(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return interval
+	}
+	return interval - rand.N(interval)
 }
 
 func isOnlineCondition(exporter *jumpstarterv1alpha1.Exporter) bool {
