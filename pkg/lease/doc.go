@@ -6,9 +6,10 @@
 // conditions and events, and ends leases on release, expiry, or loss of their placeholder.
 //
 // Work is ordered by work-queue priority: grants and ends first (UrgentPriority), then new
-// leases' placeholders (0), then new leases' waiting status (waitingStatusPriority), then queue
-// position refreshes. Under a burst of new leases on a busy API server, that keeps hand-overs
-// and placeholder creation ahead of status that only informs.
+// leases' placeholders (0), then new leases' waiting status (waitingStatusPriority, and only
+// DefaultWaitingStatusDelay after the placeholder appeared, so that a lease granted at once
+// never waits behind it), then queue position refreshes. Under a burst of new leases on a busy
+// API server, that keeps hand-overs and placeholder creation ahead of status that only informs.
 //
 // Everything is derived from the lease and its pod, so a restarted controller picks up where
 // the last one stopped; an ended lease is checked first and written with an optimistic lock,

@@ -47,10 +47,10 @@ const UrgentPriority = 10
 
 // placeholderEvents wakes the lease that controls a placeholder pod: at once (UrgentPriority)
 // when the scheduler bound it (the grant), the node agent refused it or marked it Running, or
-// it is going away; when it appears, at waitingStatusPriority and after the waiting status's
-// delay, to write the lease's waiting status unless it was granted meanwhile. The scheduler's other writes
-// (PodScheduled conditions of failed attempts) change nothing the lease acts on and wake
-// nothing. When a bound placeholder is deleted, the leases of the other placeholders bound to
+// it is going away; when it appears, after the waiting status's delay and at
+// waitingStatusPriority, to write the lease's waiting status unless it was granted meanwhile.
+// The scheduler's other writes (PodScheduled conditions of failed attempts) change nothing the
+// lease acts on and wake nothing. When a bound placeholder is deleted, the leases of the other placeholders bound to
 // the same node are woken too: the scheduler may have bound the next one before this
 // controller's cache saw the exporter freed, and the admission then said "held".
 func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {

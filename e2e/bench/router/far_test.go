@@ -66,8 +66,7 @@ func serveFar(c conn) {
 }
 
 // roleFarEnd is the helper process that is the far end of the direct paths and of
-// router-grpc-apart; its arguments come in
-// envFarArgs.
+// router-grpc-apart; its arguments come in envFarArgs.
 const (
 	roleFarEnd = "far-end"
 	envFarArgs = "ROUTERBENCH_FAR_ARGS" // tcpAddr,grpcAddr,dialAddr,cert,key,ca
