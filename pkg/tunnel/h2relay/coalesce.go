@@ -19,14 +19,13 @@ type coalescingConn struct {
 	buf      *[]byte // pooled, held only during a batch
 }
 
-// coalesceBuffers hold a batch: a full write buffer, its frame headers and the TLS record
-// overhead.
+// coalesceBuffers hold a batch: up to maxWriteBatch of frames and their TLS record overhead.
 var coalesceBuffers = sync.Pool{New: func() any {
 	b := make([]byte, 0, coalesceBufferSize)
 	return &b
 }}
 
-const coalesceBufferSize = 96 << 10
+const coalesceBufferSize = maxWriteBatch + 2*maxFrameSize
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

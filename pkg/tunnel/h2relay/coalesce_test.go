@@ -3,13 +3,10 @@ package h2relay
 import (
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
 	"sync"
 	"testing"
-
-	"jumpstarter.dev/service/pkg/lab"
 )
 
 // countingConn counts the writes that reach the socket.
@@ -33,20 +30,7 @@ func (c *countingConn) count() int {
 }
 
 func TestCoalescingConnWritesABatchAtOnce(t *testing.T) {
-	ca, err := lab.NewCA("coalesce-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := ca.IssueServingCert("relay", []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
+	cert, roots := servingCert(t)
 
 	serverSide, clientSide := net.Pipe()
 	counted := &countingConn{Conn: serverSide}

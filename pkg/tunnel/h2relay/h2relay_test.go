@@ -25,8 +25,9 @@ import (
 
 const testMethod = "/jumpstarter.v1.RouterService/Stream"
 
-// pairServer links streams two by two, in the order they come, as a router would.
-func pairServer(t *testing.T) (addr string, clientTLS *tls.Config, ended chan error) {
+// servingCert is a serving certificate for 127.0.0.1 from a CA of its own, and the pool that
+// trusts that CA.
+func servingCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	ca, err := lab.NewCA("h2relay-test")
 	if err != nil {
@@ -40,6 +41,15 @@ func pairServer(t *testing.T) (addr string, clientTLS *tls.Config, ended chan er
 	if err != nil {
 		t.Fatal(err)
 	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	return cert, roots
+}
+
+// pairServer links streams two by two, in the order they come, as a router would.
+func pairServer(t *testing.T) (addr string, clientTLS *tls.Config, ended chan error) {
+	t.Helper()
+	cert, roots := servingCert(t)
 	ended = make(chan error, 16)
 	var mu sync.Mutex
 	var waiting *Stream
@@ -80,8 +90,6 @@ func pairServer(t *testing.T) (addr string, clientTLS *tls.Config, ended chan er
 	}
 	go func() { _ = srv.Serve(context.Background(), lis) }()
 	t.Cleanup(srv.Close)
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
 	return lis.Addr().String(), &tls.Config{RootCAs: roots, NextProtos: []string{"h2"}}, ended
 }
 

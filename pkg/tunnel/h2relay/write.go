@@ -164,20 +164,26 @@ func (c *conn) flushLocked() {
 	}
 }
 
-// writeOut writes a write buffer to the socket and gives it back. Only one goroutine writes
-// at a time: the holder of wmu while no flusher runs, else the flusher.
-func (c *conn) writeOut(bw *writeBuf) {
+// writeOut writes write buffers to the socket, in one socket write when TLS runs over a
+// coalescingConn, and gives them back. Only one goroutine writes at a time: the holder of wmu
+// while no flusher runs, else the flusher.
+func (c *conn) writeOut(bws ...*writeBuf) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if c.coalesce != nil {
 		c.coalesce.begin()
 	}
-	_, err := c.nc.Write(bw.b)
+	var err error
+	for _, bw := range bws {
+		if err == nil {
+			_, err = c.nc.Write(bw.b)
+		}
+		releaseWriteBuffer(bw)
+	}
 	if c.coalesce != nil {
 		if ferr := c.coalesce.flush(); err == nil {
 			err = ferr
 		}
 	}
-	releaseWriteBuffer(bw)
 	if err != nil {
 		c.failWrite(err)
 	}
@@ -192,8 +198,14 @@ func (c *conn) failWrite(err error) {
 	})
 }
 
-// flusher writes the queued buffers in order, without wmu, until the queue is empty.
+// maxWriteBatch bounds what the flusher writes in one socket write: two full write buffers,
+// which with their TLS records still fit a pooled coalescing buffer.
+const maxWriteBatch = 2 * wire.GRPCWriteBuffer
+
+// flusher writes the queued buffers in order, without wmu, until the queue is empty: those
+// queued at once in one socket write, up to maxWriteBatch.
 func (c *conn) flusher() {
+	var batch []*writeBuf
 	for {
 		c.wmu.Lock()
 		c.syncWriteErrLocked()
@@ -208,11 +220,16 @@ func (c *conn) flusher() {
 			c.wmu.Unlock()
 			return
 		}
-		bw := c.flushQ[0]
-		c.flushQ[0] = nil
-		c.flushQ = c.flushQ[1:]
+		batch, size := batch[:0], 0
+		for len(c.flushQ) > 0 && (len(batch) == 0 || size+len(c.flushQ[0].b) <= maxWriteBatch) {
+			size += len(c.flushQ[0].b)
+			batch = append(batch, c.flushQ[0])
+			c.flushQ[0] = nil
+			c.flushQ = c.flushQ[1:]
+		}
 		c.wmu.Unlock()
-		c.writeOut(bw)
+		c.writeOut(batch...)
+		clear(batch)
 	}
 }
 
