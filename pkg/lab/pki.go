@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -125,6 +126,22 @@ func (ca *CA) IssueServingCert(commonName string, sans []string) (certPEM, keyPE
 		}
 	}
 	return ca.issue(tmpl)
+}
+
+// ServingTLS is IssueServingCert as a certificate for a tls.Config.
+func (ca *CA) ServingTLS(commonName string, sans []string) (tls.Certificate, error) {
+	certPEM, keyPEM, err := ca.IssueServingCert(commonName, sans)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// Pool is a certificate pool that trusts the CA.
+func (ca *CA) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool
 }
 
 // IssueClientCert issues a client certificate; Kubernetes reads the user name from the common

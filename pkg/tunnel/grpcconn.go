@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
+	"jumpstarter.dev/service/pkg/tunnel/tlsbatch"
 	"jumpstarter.dev/service/pkg/tunnel/wire"
 )
 
@@ -29,11 +30,12 @@ var streamDesc = grpc.StreamDesc{StreamName: "Stream", ServerStreams: true, Clie
 // keepaliveTimeout is how long a peer waits for the answer to its keepalive ping.
 const keepaliveTimeout = 20 * time.Second
 
-// GRPCDialOptions are the client options of a tunnel's gRPC connection: TLS, the tunnel codec,
-// windows and buffers of package wire, and keepalives the router's policy accepts.
+// GRPCDialOptions are the client options of a tunnel's gRPC connection: TLS (each write of the
+// transport in one socket write, package tlsbatch), the tunnel codec, windows and buffers of
+// package wire, and keepalives the router's policy accepts.
 func GRPCDialOptions(tlsConfig *tls.Config) []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
+		grpc.WithTransportCredentials(tlsbatch.Credentials(credentials.NewTLS(tlsConfig))),
 		grpc.WithInitialWindowSize(wire.GRPCStreamWindow),
 		grpc.WithInitialConnWindowSize(wire.GRPCConnWindow),
 		grpc.WithWriteBufferSize(wire.GRPCWriteBuffer),

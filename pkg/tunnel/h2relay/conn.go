@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"jumpstarter.dev/service/pkg/tunnel/tlsbatch"
 	"jumpstarter.dev/service/pkg/tunnel/wire"
 )
 
@@ -48,11 +49,11 @@ const (
 type conn struct {
 	srv *Server
 	nc  net.Conn
-	// coalesce is the socket under nc's TLS, which gathers a flush's records into one write;
+	// batch is the socket under nc's TLS, which gathers a flush's records into one write;
 	// nil when nc is not TLS (tests).
-	coalesce *coalescingConn
-	fr       *http2.Framer
-	logger   logr.Logger
+	batch  *tlsbatch.Conn
+	fr     *http2.Framer
+	logger logr.Logger
 
 	// Reader state.
 	lastStreamID atomic.Uint32

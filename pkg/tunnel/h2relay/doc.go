@@ -7,7 +7,7 @@
 // something to write, so that decrypting A and encrypting B run on two cores; smaller flushes
 // (interactive traffic) are written by the reader itself, without a wake-up. A flush reaches
 // the socket as one write: crypto/tls writes each 16 KiB record with a syscall of its own, so
-// the socket under TLS gathers a flush's records (coalescingConn), and the flusher writes the
+// the socket under TLS gathers a flush's records (package tlsbatch), and the flusher writes the
 // buffers queued meanwhile together, up to maxWriteBatch. In the benchmark of e2e/bench/router,
 // the first took the router's gRPC throughput from 0.76x/0.70x to 0.85x/0.79x of a direct
 // stream (two runs each, A/B), the second from 0.80x/0.73x to 0.84x/0.91x.

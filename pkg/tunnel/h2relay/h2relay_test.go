@@ -33,17 +33,11 @@ func servingCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := ca.IssueServingCert("relay", []string{"127.0.0.1"})
+	cert, err := ca.ServingTLS("relay", []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.Cert)
-	return cert, roots
+	return cert, ca.Pool()
 }
 
 // pairServer links streams two by two, in the order they come, as a router would.

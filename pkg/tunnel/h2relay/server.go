@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
+
+	"jumpstarter.dev/service/pkg/tunnel/tlsbatch"
 )
 
 // Options configure NewServer.
@@ -88,7 +90,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 // handshake runs TLS, then starts the connection's reader on a goroutine of its own: the
 // handshake grows a stack well beyond what the reader needs for the connection's life.
 func (s *Server) handshake(ctx context.Context, nc net.Conn) {
-	cc := &coalescingConn{Conn: nc}
+	cc := &tlsbatch.Conn{Conn: nc}
 	tc := tls.Server(cc, s.tls)
 	_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
@@ -107,7 +109,7 @@ func (s *Server) handshake(ctx context.Context, nc net.Conn) {
 	}
 	_ = tc.SetWriteDeadline(time.Time{})
 	c := newConn(s, tc)
-	c.coalesce = cc
+	c.batch = cc
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()

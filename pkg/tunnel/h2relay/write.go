@@ -165,12 +165,12 @@ func (c *conn) flushLocked() {
 }
 
 // writeOut writes write buffers to the socket, in one socket write when TLS runs over a
-// coalescingConn, and gives them back. Only one goroutine writes at a time: the holder of wmu
+// tlsbatch.Conn, and gives them back. Only one goroutine writes at a time: the holder of wmu
 // while no flusher runs, else the flusher.
 func (c *conn) writeOut(bws ...*writeBuf) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if c.coalesce != nil {
-		c.coalesce.begin()
+	if c.batch != nil {
+		c.batch.Begin()
 	}
 	var err error
 	for _, bw := range bws {
@@ -179,8 +179,8 @@ func (c *conn) writeOut(bws ...*writeBuf) {
 		}
 		releaseWriteBuffer(bw)
 	}
-	if c.coalesce != nil {
-		if ferr := c.coalesce.flush(); err == nil {
+	if c.batch != nil {
+		if ferr := c.batch.Flush(); err == nil {
 			err = ferr
 		}
 	}
@@ -199,7 +199,7 @@ func (c *conn) failWrite(err error) {
 }
 
 // maxWriteBatch bounds what the flusher writes in one socket write: two full write buffers,
-// which with their TLS records still fit a pooled coalescing buffer.
+// which with their frames and TLS records still fit tlsbatch.BufferSize.
 const maxWriteBatch = 2 * wire.GRPCWriteBuffer
 
 // flusher writes the queued buffers in order, without wmu, until the queue is empty: those

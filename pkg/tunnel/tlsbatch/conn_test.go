@@ -1,12 +1,15 @@
-package h2relay
+package tlsbatch
 
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"sync"
 	"testing"
+
+	"jumpstarter.dev/service/pkg/lab"
 )
 
 // countingConn counts the writes that reach the socket.
@@ -29,12 +32,26 @@ func (c *countingConn) count() int {
 	return len(c.writes)
 }
 
-func TestCoalescingConnWritesABatchAtOnce(t *testing.T) {
-	cert, roots := servingCert(t)
+// serverCert is a serving certificate for 127.0.0.1, and a pool that trusts its CA.
+func serverCert(tb testing.TB) (tls.Certificate, *x509.CertPool) {
+	tb.Helper()
+	ca, err := lab.NewCA("tlsbatch-test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := ca.ServingTLS("server", []string{"127.0.0.1"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cert, ca.Pool()
+}
+
+func TestBatchIsOneWrite(t *testing.T) {
+	cert, roots := serverCert(t)
 
 	serverSide, clientSide := net.Pipe()
 	counted := &countingConn{Conn: serverSide}
-	cc := &coalescingConn{Conn: counted}
+	cc := &Conn{Conn: counted}
 	server := tls.Server(cc, &tls.Config{Certificates: []tls.Certificate{cert}})
 	client := tls.Client(clientSide, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
 	// Closing the pipe, not the TLS connections: a close_notify alert would wait for a reader.
@@ -59,7 +76,7 @@ func TestCoalescingConnWritesABatchAtOnce(t *testing.T) {
 	}{
 		{name: "a batch of several records is one write", size: 5*16<<10 - 100, batch: true},
 		{name: "a small batch is one write", size: 64, batch: true},
-		{name: "a batch larger than the pooled buffer is still one write", size: 4 * coalesceBufferSize, batch: true},
+		{name: "a batch larger than the pooled buffer is still one write", size: 4 * BufferSize, batch: true},
 		{name: "outside a batch every record is a write", size: 3 * 16 << 10, batch: false},
 	}
 	for _, tt := range tests {
@@ -73,13 +90,13 @@ func TestCoalescingConnWritesABatchAtOnce(t *testing.T) {
 			}()
 			before := counted.count()
 			if tt.batch {
-				cc.begin()
+				cc.Begin()
 			}
 			if _, err := server.Write(payload); err != nil {
 				t.Fatalf("write: %v", err)
 			}
 			if tt.batch {
-				if err := cc.flush(); err != nil {
+				if err := cc.Flush(); err != nil {
 					t.Fatalf("flush: %v", err)
 				}
 			}
@@ -93,7 +110,7 @@ func TestCoalescingConnWritesABatchAtOnce(t *testing.T) {
 			if !tt.batch && n < 2 {
 				t.Errorf("%d writes reached the socket, want one per record", n)
 			}
-			if cc.buf != nil {
+			if cc.holding() {
 				t.Error("the batch buffer is still held after the flush")
 			}
 		})
