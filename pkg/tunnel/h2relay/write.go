@@ -220,7 +220,8 @@ func (c *conn) flusher() {
 			c.wmu.Unlock()
 			return
 		}
-		batch, size := batch[:0], 0
+		batch = batch[:0]
+		size := 0
 		for len(c.flushQ) > 0 && (len(batch) == 0 || size+len(c.flushQ[0].b) <= maxWriteBatch) {
 			size += len(c.flushQ[0].b)
 			batch = append(batch, c.flushQ[0])
