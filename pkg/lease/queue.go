@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -96,10 +97,21 @@ func queuePosition(lease *jumpstarterv1alpha1.Lease, all []jumpstarterv1alpha1.L
 // many statuses per interval, however long the queue.
 const queueRefreshWritesPerInterval = 100
 
-// refreshAfter is when a waiting lease next refreshes its position.
+// refreshAfter is how often a waiting lease refreshes its position.
 func refreshAfter(base time.Duration, queued int) time.Duration {
 	if queued <= queueRefreshWritesPerInterval {
 		return base
 	}
 	return base * time.Duration(queued) / queueRefreshWritesPerInterval
+}
+
+// spreadRefresh draws the time until a lease's next refresh uniformly from half to one and a
+// half of its refresh interval d. Leases queued in one burst (500 created at once) would
+// otherwise refresh in one burst too, interval after interval, and the bound of
+// queueRefreshWritesPerInterval would hold only on average, not over any interval.
+func spreadRefresh(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d/2 + rand.N(d)
 }

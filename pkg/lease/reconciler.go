@@ -22,9 +22,10 @@ import (
 	"jumpstarter.dev/service/pkg/ownwrites"
 )
 
-// DefaultQueueRefresh is how often a waiting lease refreshes its queue position and reason.
-// Positions change with every grant in the queue; refreshing on a timer instead of on every
-// grant keeps status writes linear in the number of waiting leases.
+// DefaultQueueRefresh is how often, on average, a waiting lease refreshes its queue position
+// and reason (each refresh comes at a random point from half to one and a half of it,
+// spreadRefresh). Positions change with every grant in the queue; refreshing on a timer instead
+// of on every grant keeps status writes linear in the number of waiting leases.
 const DefaultQueueRefresh = 10 * time.Second
 
 // refreshPriority is the work-queue priority of queue-position refreshes, below the default
@@ -279,7 +280,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
-	next := now.Add(refreshAfter(r.QueueRefresh, queued))
+	next := now.Add(spreadRefresh(refreshAfter(r.QueueRefresh, queued)))
 	if end := EndTime(lease); !end.IsZero() && end.Before(next) {
 		return requeueAt(end, r.Clock.Now()), nil
 	}

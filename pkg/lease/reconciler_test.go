@@ -317,6 +317,22 @@ func TestRefreshAfterBoundsWrites(t *testing.T) {
 	}
 }
 
+func TestSpreadRefreshIsWithinHalfToOneAndAHalf(t *testing.T) {
+	const d = 10 * time.Second
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		got := spreadRefresh(d)
+		if got < d/2 || got >= d*3/2 {
+			t.Fatalf("spreadRefresh(%v) = %v, want within [%v, %v)", d, got, d/2, d*3/2)
+		}
+		seen[got.Truncate(time.Second)] = true
+	}
+	// 1000 uniform draws miss one of ten one-second bins with a chance of about 10 * 0.9^1000.
+	if len(seen) != 10 {
+		t.Errorf("1000 refreshes fell in %d of the ten seconds from 5 s to 15 s, want all ten", len(seen))
+	}
+}
+
 // admitterFunc plays the node agent's admission.
 type admitterFunc func(pod *corev1.Pod) bool
 
