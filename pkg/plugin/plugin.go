@@ -88,6 +88,10 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: pl.onPodDelete}); err != nil {
 		return nil, fmt.Errorf("%s: watch pod deletions: %w", Name, err)
 	}
+	nodes := h.SharedInformerFactory().Core().V1().Nodes().Informer()
+	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: pl.onNodeDelete}); err != nil {
+		return nil, fmt.Errorf("%s: watch node deletions: %w", Name, err)
+	}
 	return pl, nil
 }
 

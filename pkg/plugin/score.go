@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
@@ -38,6 +39,23 @@ func (r *releaseLog) forget(node string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.at, node)
+}
+
+// onNodeDelete forgets a deleted exporter's last release: a lab that adds and removes
+// exporters over the years would otherwise keep every node name it ever saw, and an exporter
+// registered again under the same name starts as never released, as a new one does.
+func (pl *Exporter) onNodeDelete(obj interface{}) {
+	node, ok := obj.(*v1.Node)
+	if !ok {
+		tombstone, isTombstone := obj.(cache.DeletedFinalStateUnknown)
+		if !isTombstone {
+			return
+		}
+		if node, ok = tombstone.Obj.(*v1.Node); !ok {
+			return
+		}
+	}
+	pl.releases.forget(node.Name)
 }
 
 func (r *releaseLog) lastRelease(node string) (int64, bool) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -204,6 +205,30 @@ func TestReleaseRecordedOnDelete(t *testing.T) {
 			}
 			if released && at != t0.UnixMilli() {
 				t.Errorf("released at %d, want %d (the plugin's clock)", at, t0.UnixMilli())
+			}
+		})
+	}
+}
+
+func TestReleaseForgottenWhenTheNodeGoes(t *testing.T) {
+	deleted := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "e1"}}
+	tests := []struct {
+		name    string
+		deleted any
+		want    bool // e1's release still known
+	}{
+		{"node deleted", deleted, false},
+		{"node deleted, tombstone", cache.DeletedFinalStateUnknown{Key: "e1", Obj: deleted}, false},
+		{"another node deleted", &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "e2"}}, true},
+		{"not a node", plainPod("web").Obj(), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			env.plugin.onPodDelete(placeholder("a").Node("e1").Phase(v1.PodRunning).Obj())
+			env.plugin.onNodeDelete(tt.deleted)
+			if _, known := env.plugin.releases.lastRelease("e1"); known != tt.want {
+				t.Errorf("release of e1 known = %v, want %v", known, tt.want)
 			}
 		})
 	}
