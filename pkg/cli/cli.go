@@ -76,11 +76,6 @@ func RunWith(ctx context.Context, args []string, streams Streams, opts Options) 
 	return code
 }
 
-// NewCommand is the root command, jmpctl. A nil newClient uses the kubeconfig.
-func NewCommand(streams Streams, newClient NewClientFunc) *cobra.Command {
-	return NewCommandWith(streams, Options{NewClient: newClient})
-}
-
 // NewCommandWith is the root command with all of its surroundings given.
 func NewCommandWith(streams Streams, opts Options) *cobra.Command {
 	if opts.NewClient == nil {

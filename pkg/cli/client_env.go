@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 
 	"jumpstarter.dev/service/pkg/cli/session"
@@ -116,11 +115,4 @@ func validateOutput(output string, allowed ...string) error {
 		}
 	}
 	return usageErrorf("--output %q: want one of %s (or nothing for a table)", output, strings.Join(allowed[1:], ", "))
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", what)
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

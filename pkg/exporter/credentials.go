@@ -38,8 +38,3 @@ func exporterCredentials(namespace, name, token string) callMetadata {
 		metadataName:          name,
 	}
 }
-
-// bearer are the metadata of a router call: the router token and nothing else.
-func bearer(token string) callMetadata {
-	return callMetadata{metadataAuthorization: "Bearer " + token}
-}

@@ -30,15 +30,6 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// DialOnce asks the controller once for a ticket to the exporter of a lease.
-func (c *Client) DialOnce(ctx context.Context, ref string) (*jumpstarterv1.DialResponse, error) {
-	name, err := c.LeaseName(ref)
-	if err != nil {
-		return nil, err
-	}
-	return c.Controller.Dial(ctx, &jumpstarterv1.DialRequest{LeaseName: BareName(name)})
-}
-
 // Dial asks the controller for a ticket to the exporter of a lease, retrying while the
 // exporter is getting ready (§3.7): on FAILED_PRECONDITION whose message says "not ready",
 // and on UNAVAILABLE, with back-off from 0.3 s doubling to 2 s, for at most timeout. It then

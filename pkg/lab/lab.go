@@ -216,10 +216,6 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func isControlPlane(name string) bool {
-	return name == Etcd || name == KubeAPIServer || name == KubeControllerManager
-}
-
 func runningComponents(s *State) []string {
 	var running []string
 	for _, c := range s.Components {
@@ -321,13 +317,6 @@ func Attach(dir string) (*Lab, error) {
 	return l, nil
 }
 
-// SetLogger replaces the logger of the lab, e.g. after Attach.
-func (l *Lab) SetLogger(logger logr.Logger) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.logger = logger
-}
-
 // Stop stops every process of the lab in reverse start order (SIGTERM, SIGKILL after a
 // timeout), waits until they are gone and their ports are free.
 func (l *Lab) Stop(ctx context.Context) error {
@@ -364,17 +353,6 @@ func (l *Lab) component(name string) (*ComponentState, error) {
 		return nil, fmt.Errorf("lab has no component %q (it has: %s)", name, strings.Join(names, ", "))
 	}
 	return c, nil
-}
-
-// StopComponent stops one component gracefully: SIGTERM, then SIGKILL after its timeout.
-func (l *Lab) StopComponent(ctx context.Context, name string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c, err := l.component(name)
-	if err != nil {
-		return err
-	}
-	return l.stopLocked(ctx, c, false)
 }
 
 // KillComponent kills one component with SIGKILL, as a crash would.
@@ -450,9 +428,6 @@ func (l *Lab) Dir() string { return l.state.Dir }
 
 // KubeconfigPath is the admin kubeconfig (system:masters).
 func (l *Lab) KubeconfigPath() string { return kubeconfigPath(l.state.Dir, "admin") }
-
-// ControllerKubeconfigPath is the kubeconfig of our controller's identity.
-func (l *Lab) ControllerKubeconfigPath() string { return kubeconfigPath(l.state.Dir, "controller") }
 
 // BinDir is the folder of this project's binaries (controller, router, exporter, jmpctl).
 func (l *Lab) BinDir() string { return l.state.Bin }

@@ -105,7 +105,6 @@ type Server struct {
 
 	mu      sync.Mutex
 	byLease map[routertoken.LeaseRef]map[endpoint]struct{}
-	addr    net.Addr
 	serving bool
 }
 
@@ -174,13 +173,6 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Addr is the TCP address served (the UDP port is the same), nil before serving.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
 // Serving reports whether the router accepts tunnels (for readiness probes).
 func (s *Server) Serving() bool {
 	s.mu.Lock()
@@ -221,9 +213,6 @@ func (s *Server) Start(ctx context.Context) error {
 // It closes lis and udp.
 func (s *Server) Serve(ctx context.Context, lis net.Listener, udp net.PacketConn) error {
 	s.logger = klog.FromContext(ctx).WithName("router")
-	s.mu.Lock()
-	s.addr = lis.Addr()
-	s.mu.Unlock()
 	unsubscribe := s.leases.Subscribe(s.leaseEnded)
 	defer unsubscribe()
 

@@ -1,8 +1,6 @@
 package wire
 
 import (
-	"errors"
-
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -78,15 +76,3 @@ type CodeError struct {
 }
 
 func (e *CodeError) Error() string { return e.Code.String() + ": " + e.Msg }
-
-// CodeOf returns the code an error carries (a *CodeError), or CodeAborted.
-func CodeOf(err error) (Code, string) {
-	var ce *CodeError
-	if errors.As(err, &ce) {
-		return ce.Code, ce.Msg
-	}
-	if err == nil {
-		return CodeOK, ""
-	}
-	return CodeAborted, err.Error()
-}
