@@ -34,10 +34,12 @@ func Forward(ctx context.Context, ln net.Listener, open func(context.Context) (n
 			defer unwatch()
 			remote, err := open(ctx)
 			if err != nil {
-				_ = local.Close()
+				// Reported before the close, which the local client sees: a report after it
+				// could come when ctx has ended meanwhile, and be dropped.
 				if report != nil && ctx.Err() == nil {
 					report(err)
 				}
+				_ = local.Close()
 				return
 			}
 			unwatchRemote := context.AfterFunc(ctx, func() { _ = remote.Close() })
