@@ -128,20 +128,24 @@ func (ca *CA) IssueServingCert(commonName string, sans []string) (certPEM, keyPE
 	return ca.issue(tmpl)
 }
 
-// ServingTLS is IssueServingCert as a certificate for a tls.Config.
-func (ca *CA) ServingTLS(commonName string, sans []string) (tls.Certificate, error) {
+// NewServingTLS makes a CA of its own and, from it, a serving certificate for the SANs: the
+// certificate, and a pool that trusts the CA. TLS for tests and benchmarks.
+func NewServingTLS(commonName string, sans []string) (tls.Certificate, *x509.CertPool, error) {
+	ca, err := NewCA(commonName + "-ca")
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
 	certPEM, keyPEM, err := ca.IssueServingCert(commonName, sans)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, nil, err
 	}
-	return tls.X509KeyPair(certPEM, keyPEM)
-}
-
-// Pool is a certificate pool that trusts the CA.
-func (ca *CA) Pool() *x509.CertPool {
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
-	return pool
+	return cert, pool, nil
 }
 
 // IssueClientCert issues a client certificate; Kubernetes reads the user name from the common

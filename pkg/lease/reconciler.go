@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -48,7 +49,7 @@ const DefaultWaitingStatusDelay = 500 * time.Millisecond
 // waitingStatusFallback is when a lease whose placeholder was just created is reconciled
 // again should the placeholder's create event not wake it first. Not sooner: before the cache
 // shows the pod, the reconcile would try to create it again. Not sooner than the waiting
-// status's delay either.
+// status's delay either (waitingStatusRetry).
 const waitingStatusFallback = time.Second
 
 // Event reasons on leases.
@@ -136,6 +137,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.whileActive(ctx, lease, pod, now)
 	}
 	return r.whileWaiting(ctx, lease, pod, now)
+}
+
+// waitingStatusDelay is WaitingStatusDelay, or DefaultWaitingStatusDelay.
+func (r *Reconciler) waitingStatusDelay() time.Duration {
+	return cmp.Or(r.WaitingStatusDelay, DefaultWaitingStatusDelay)
+}
+
+// waitingStatusRetry is the fallback requeue after a placeholder's creation:
+// waitingStatusFallback, or the waiting status's delay if that is longer.
+func (r *Reconciler) waitingStatusRetry() time.Duration {
+	return max(waitingStatusFallback, r.waitingStatusDelay())
 }
 
 // Admitter decides whether a placeholder bound to an exporter's node holds that exporter: the
@@ -257,7 +269,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 			// one write each instead of two: with both writes in one reconcile, 500 leases
 			// took 26 s to get their placeholders and exporters freed meanwhile sat idle.
 			// A lease granted before its turn comes never needs the waiting status at all.
-			return reconcile.Result{RequeueAfter: waitingStatusFallback, Priority: ptr.To(waitingStatusPriority)}, nil
+			return reconcile.Result{RequeueAfter: r.waitingStatusRetry(), Priority: ptr.To(waitingStatusPriority)}, nil
 		}
 	}
 	switch {

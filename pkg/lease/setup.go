@@ -50,13 +50,13 @@ const UrgentPriority = 10
 // it is going away; when it appears, after the waiting status's delay and at
 // waitingStatusPriority, to write the lease's waiting status unless it was granted meanwhile.
 // The scheduler's other writes (PodScheduled conditions of failed attempts) change nothing the
-// lease acts on and wake nothing. When a bound placeholder is deleted, the leases of the other placeholders bound to
-// the same node are woken too: the scheduler may have bound the next one before this
-// controller's cache saw the exporter freed, and the admission then said "held".
+// lease acts on and wake nothing. When a bound placeholder is deleted, the leases of the other
+// placeholders bound to the same node are woken too: the scheduler may have bound the next one
+// before this controller's cache saw the exporter freed, and the admission then said "held".
 func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueueOwnerAfter(q, e.Object, waitingStatusPriority, cmp.Or(r.WaitingStatusDelay, DefaultWaitingStatusDelay))
+			enqueueOwnerAfter(q, e.Object, waitingStatusPriority, r.waitingStatusDelay())
 		},
 		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			if placeholderOutcomeChanged(e.ObjectOld, e.ObjectNew) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/cache"
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
@@ -45,17 +44,9 @@ func (r *releaseLog) forget(node string) {
 // exporters over the years would otherwise keep every node name it ever saw, and an exporter
 // registered again under the same name starts as never released, as a new one does.
 func (pl *Exporter) onNodeDelete(obj interface{}) {
-	node, ok := obj.(*v1.Node)
-	if !ok {
-		tombstone, isTombstone := obj.(cache.DeletedFinalStateUnknown)
-		if !isTombstone {
-			return
-		}
-		if node, ok = tombstone.Obj.(*v1.Node); !ok {
-			return
-		}
+	if node, ok := deletedObject[*v1.Node](obj); ok {
+		pl.releases.forget(node.Name)
 	}
-	pl.releases.forget(node.Name)
 }
 
 func (r *releaseLog) lastRelease(node string) (int64, bool) {

@@ -322,17 +322,8 @@ func (pl *Exporter) boundLocked(logger klog.Logger, bound *v1.Pod, now time.Time
 // queue's Activate, which moves it to the active queue. Bound placeholders are left to the
 // release hint (AssignedPod/Delete).
 func (pl *Exporter) onPodDelete(obj interface{}) {
-	pod, ok := obj.(*v1.Pod)
-	if !ok {
-		tombstone, isTombstone := obj.(cache.DeletedFinalStateUnknown)
-		if !isTombstone {
-			return
-		}
-		if pod, ok = tombstone.Obj.(*v1.Pod); !ok {
-			return
-		}
-	}
-	if !isPlaceholder(pod) {
+	pod, ok := deletedObject[*v1.Pod](obj)
+	if !ok || !isPlaceholder(pod) {
 		return
 	}
 	if pod.Spec.NodeName != "" && pod.Status.Phase == v1.PodRunning {
@@ -366,4 +357,14 @@ func (pl *Exporter) wokenPodDeleted(pod *v1.Pod) ([]*v1.Pod, error) {
 	}
 	pl.logger.V(4).Info("Woken lease deleted before it was granted, waking the next lease", "pod", klog.KObj(pod), "wokenFor", left)
 	return pl.wakeLeftLocked(pl.logger, left, now)
+}
+
+// deletedObject is the object of an informer's delete event: the object itself, or the last
+// state a tombstone (cache.DeletedFinalStateUnknown) holds of it.
+func deletedObject[T any](obj interface{}) (T, bool) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	t, ok := obj.(T)
+	return t, ok
 }

@@ -66,10 +66,10 @@ func BenchmarkRouter(b *testing.B) {
 	paths := []path{
 		tcpPath(farTCP, p),
 		directPath(far.endpoint, p),
-		routedPath("router-grpc", "grpc", router.endpoint, "", p, b),
-		routedPath("router-quic", "quic", router.endpoint, "", p, b),
-		routedPath("naive-relay", "grpc", naive.endpoint, "", p, b),
-		routedPath(routerGRPCApart, "grpc", router.endpoint, farDial, p, b),
+		routedPath("router-grpc", "grpc", router.endpoint, exporterHere(p), p, b),
+		routedPath("router-quic", "quic", router.endpoint, exporterHere(p), p, b),
+		routedPath("naive-relay", "grpc", naive.endpoint, exporterHere(p), p, b),
+		routedPath(routerGRPCApart, "grpc", router.endpoint, exporterInHelper(farDial), p, b),
 	}
 	results, order := measurePaths(paths)
 	for _, name := range order {

@@ -195,9 +195,9 @@ func startNaiveRelay(b *testing.B, p *pki) *process {
 	return startHelper(b, roleNaiveRelay, endpoint, envNaiveArgs+"="+strings.Join([]string{endpoint, p.certFile, p.keyFile, p.routerKeyFile}, ","))
 }
 
-// startFarEnd re-executes this test binary as the far end of every path; its endpoint is
-// the gRPC one, tcpEndpoint the TLS TCP one, dialEndpoint where it takes requests to dial a
-// router (dialFar).
+// startFarEnd re-executes this test binary as the far end of the direct paths and of
+// router-grpc-apart; its endpoint is the gRPC one, tcpEndpoint the TLS TCP one, dialEndpoint
+// where it takes requests to dial a router (dialFar).
 func startFarEnd(b *testing.B, p *pki) (pr *process, tcpEndpoint, dialEndpoint string) {
 	b.Helper()
 	tcpEndpoint = fmt.Sprintf("127.0.0.1:%d", freePort(b))

@@ -41,21 +41,35 @@ func directPath(endpoint string, p *pki) path {
 	}}
 }
 
-// routedPath dials both ends through a router, the far end (the exporter) first. With farDial
-// "" both ends are in this process; else the far-end helper listening on farDial dials the
-// exporter end and serves it (dialFar).
-func routedPath(name, transport, endpoint, farDial string, p *pki, b *testing.B) path {
-	return path{name: name, open: func(ctx context.Context) (conn, error) {
-		if farDial == "" {
-			a, far, err := routedPair(ctx, transport, endpoint, p, b)
-			if err != nil {
-				return nil, err
-			}
-			go serveFar(far)
-			return a, nil
+// exporterEnd dials a tunnel's exporter end through the router at endpoint and serves it as
+// the far end.
+type exporterEnd func(ctx context.Context, transport, endpoint, token string) error
+
+// exporterHere is the exporter end in this process.
+func exporterHere(p *pki) exporterEnd {
+	return func(ctx context.Context, transport, endpoint, token string) error {
+		far, err := tunnel.Dial(ctx, transport, endpoint, token, p.clientTLS)
+		if err != nil {
+			return err
 		}
+		go serveFar(far)
+		return nil
+	}
+}
+
+// exporterInHelper is the exporter end in the far-end helper listening on dialAddr (dialFar).
+func exporterInHelper(dialAddr string) exporterEnd {
+	return func(ctx context.Context, transport, endpoint, token string) error {
+		return dialFar(ctx, dialAddr, transport, endpoint, token)
+	}
+}
+
+// routedPath dials both ends through a router: the far end (the exporter) first, where
+// exporter puts it, then the near end here.
+func routedPath(name, transport, endpoint string, exporter exporterEnd, p *pki, b *testing.B) path {
+	return path{name: name, open: func(ctx context.Context) (conn, error) {
 		tok := p.token(b)
-		if err := dialFar(ctx, farDial, transport, endpoint, tok); err != nil {
+		if err := exporter(ctx, transport, endpoint, tok); err != nil {
 			return nil, fmt.Errorf("exporter end: %w", err)
 		}
 		a, err := tunnel.Dial(ctx, transport, endpoint, tok, p.clientTLS)

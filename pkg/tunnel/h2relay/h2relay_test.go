@@ -29,15 +29,11 @@ const testMethod = "/jumpstarter.v1.RouterService/Stream"
 // trusts that CA.
 func servingCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	ca, err := lab.NewCA("h2relay-test")
+	cert, roots, err := lab.NewServingTLS("relay", []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := ca.ServingTLS("relay", []string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, ca.Pool()
+	return cert, roots
 }
 
 // pairServer links streams two by two, in the order they come, as a router would.

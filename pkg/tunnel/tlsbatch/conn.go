@@ -10,9 +10,8 @@ import (
 type Conn struct {
 	net.Conn
 
-	mu       sync.Mutex
-	batching bool
-	buf      *[]byte // pooled, held only during a batch
+	mu  sync.Mutex
+	buf *[]byte // pooled, held only during a batch: a batch is on while it is set
 }
 
 // BufferSize is what a pooled batch buffer holds without growing: 160 KiB, two write buffers
@@ -29,7 +28,7 @@ var buffers = sync.Pool{New: func() any {
 func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.batching {
+	if c.buf == nil {
 		return c.Conn.Write(p)
 	}
 	*c.buf = append(*c.buf, p...)
@@ -39,7 +38,6 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Begin starts a batch: writes are gathered until Flush.
 func (c *Conn) Begin() {
 	c.mu.Lock()
-	c.batching = true
 	c.buf = buffers.Get().(*[]byte)
 	c.mu.Unlock()
 }
@@ -48,7 +46,6 @@ func (c *Conn) Begin() {
 func (c *Conn) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.batching = false
 	buf := c.buf
 	c.buf = nil
 	var err error

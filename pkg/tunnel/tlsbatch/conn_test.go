@@ -35,15 +35,11 @@ func (c *countingConn) count() int {
 // serverCert is a serving certificate for 127.0.0.1, and a pool that trusts its CA.
 func serverCert(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	tb.Helper()
-	ca, err := lab.NewCA("tlsbatch-test")
+	cert, roots, err := lab.NewServingTLS("server", []string{"127.0.0.1"})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cert, err := ca.ServingTLS("server", []string{"127.0.0.1"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return cert, ca.Pool()
+	return cert, roots
 }
 
 func TestBatchIsOneWrite(t *testing.T) {
