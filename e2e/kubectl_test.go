@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/e2e/support"
 	"jumpstarter.dev/service/pkg/lease"
 )

@@ -180,7 +180,8 @@ func (a *Admin) Create(ctx context.Context, opts CreateOptions) (*Result, error)
 	}
 	if err := a.Client.Create(ctx, obj); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("create %s: it already exists (admin rotate %s %s writes a new config for it)", what, opts.Kind, opts.Name)
+			// Wrapped, so that callers (the lab's demo) can still tell and rotate instead.
+			return nil, fmt.Errorf("create %s: it already exists (admin rotate %s %s writes a new config for it): %w", what, opts.Kind, opts.Name, err)
 		}
 		return nil, fmt.Errorf("create %s: %w", what, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -206,8 +207,8 @@ func TestCreateClient(t *testing.T) {
 	}
 
 	_, err = h.admin.Create(h.ctx, CreateOptions{Kind: token.KindClient, Namespace: namespace, Name: "alice", Config: ConfigOptions{Out: out}})
-	if err == nil || !strings.Contains(err.Error(), "client lab/alice: it already exists") {
-		t.Errorf("second create: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "client lab/alice: it already exists") || !apierrors.IsAlreadyExists(err) {
+		t.Errorf("second create: %v (want an AlreadyExists error that says so)", err)
 	}
 }
 
