@@ -241,6 +241,45 @@ func TestExpiryAndRelease(t *testing.T) {
 			assertPodGone(ctx, t, ns, lease.PlaceholderName("short"))
 			return ctx
 		}).
+		Assess("expiry hands the exporter on: the next placeholder is bound before the end, granted after it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			ns := newNamespace(ctx, t, "ahead")
+			createExporter(ctx, t, ns, "e1", rpi4, true, true)
+			rec, err := support.StartRecorder(ctx, shared.client, ns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			createLease(ctx, t, support.NewLease(ns, "first", rpi4, 4*time.Second))
+			waitLease(ctx, t, ns, "first", support.IsReady)
+			createLease(ctx, t, support.NewLease(ns, "second", rpi4, time.Hour))
+			// The pod is read before the lease: bound then, and the lease not ended after that,
+			// means bound before the end.
+			boundEarly := false
+			for !boundEarly {
+				pod := &corev1.Pod{}
+				if err := shared.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: lease.PlaceholderName("second")}, pod); client.IgnoreNotFound(err) != nil {
+					t.Fatal(err)
+				}
+				first := &jumpstarterv1alpha1.Lease{}
+				if err := shared.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "first"}, first); err != nil {
+					t.Fatal(err)
+				}
+				if first.Status.Ended {
+					t.Fatalf("lease first ended before the next placeholder was bound (bound to %q)", pod.Spec.NodeName)
+				}
+				boundEarly = pod.Spec.NodeName != ""
+				time.Sleep(20 * time.Millisecond)
+			}
+			second := waitLease(ctx, t, ns, "second", support.IsReady)
+			first := waitLease(ctx, t, ns, "first", support.IsEnded)
+			if second.Status.BeginTime.Before(first.Status.EndTime) {
+				t.Errorf("second granted at %v, before the first ended at %v", second.Status.BeginTime, first.Status.EndTime)
+			}
+			// The recorder checked every watch event: never two Ready leases on the exporter.
+			if v := rec.Violations(); len(v) > 0 {
+				t.Fatalf("double grants: %v", v)
+			}
+			return ctx
+		}).
 		Assess("release hands the exporter to the next lease", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			ns := newNamespace(ctx, t, "release")
 			createExporter(ctx, t, ns, "e1", rpi4, true, true)

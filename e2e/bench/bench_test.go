@@ -33,6 +33,14 @@ const envKeepLab = "BENCH_KEEP_LAB"
 // time goes; more logging costs CPU, so figures taken with it are not comparable.
 const envVerbosity = "BENCH_V"
 
+// envVModule is klog's -vmodule for our controller and scheduler (e.g. wake=4 for the
+// scheduler plugin's wakes): the logs of a few files, at a fraction of BENCH_V's cost.
+const envVModule = "BENCH_VMODULE"
+
+// envDump names a folder where load and scale write every lease's timeline as CSV
+// (SCENARIO.csv), to see when in a run the late ends and slow hand-overs happen.
+const envDump = "BENCH_DUMP"
+
 // BenchmarkLeaseScheduling runs every scenario once and prints the table. The scenarios ignore
 // b.N: each one is a fixed experiment that takes far longer than a benchmark's default time.
 func BenchmarkLeaseScheduling(b *testing.B) {
@@ -82,6 +90,10 @@ func startEnv(b *testing.B) *env {
 	if v := os.Getenv(envVerbosity); v != "" {
 		extraArgs[lab.Controller] = append(extraArgs[lab.Controller], "--v="+v)
 		extraArgs[lab.Scheduler] = append(extraArgs[lab.Scheduler], "--v="+v)
+	}
+	if m := os.Getenv(envVModule); m != "" {
+		extraArgs[lab.Controller] = append(extraArgs[lab.Controller], "--vmodule="+m)
+		extraArgs[lab.Scheduler] = append(extraArgs[lab.Scheduler], "--vmodule="+m)
 	}
 	metricsPort := 0
 	if os.Getenv(envKeepLab) != "" {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -235,5 +239,65 @@ func checkExclusive(b *testing.B, results *table, scenario string, rec *support.
 	}
 	if len(lost) > 0 {
 		b.Errorf("%d leases lost: %v", len(lost), lost[:min(10, len(lost))])
+	}
+}
+
+// dumpTimelines writes each lease's timeline, in milliseconds since first, to
+// $BENCH_DUMP/SCENARIO.csv when BENCH_DUMP is set: the table's percentiles say how late, this
+// says when.
+func dumpTimelines(b *testing.B, scenario string, h map[string]support.LeaseHistory, names []string, first time.Time, tracer *podTracer) {
+	dir := os.Getenv(envDump)
+	if dir == "" {
+		return
+	}
+	ms := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return strconv.FormatInt(t.Sub(first).Milliseconds(), 10)
+	}
+	var out strings.Builder
+	out.WriteString("lease,exporter,created,bound,begin_stamp,granted_seen,due,end_stamp,ended_seen,pod_deleted\n")
+	for _, n := range names {
+		lh := h[n]
+		pod := tracer.history(n)
+		fmt.Fprintf(&out, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", n, lh.Exporter, ms(lh.Created), ms(pod.Bound), ms(lh.BeginStamp),
+			ms(lh.Granted), ms(lh.EndTime), ms(lh.EndStamp), ms(lh.Ended), ms(pod.Deleted))
+	}
+	path := filepath.Join(dir, scenario+".csv")
+	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+		b.Errorf("dump timelines: %v", err)
+		return
+	}
+	b.Logf("timelines in %s", path)
+}
+
+// dumpEvents writes the namespace's events (reason, the object, the message) to
+// $BENCH_DUMP/SCENARIO-events.csv when BENCH_DUMP is set, before the namespace goes; times in
+// milliseconds since first.
+func dumpEvents(b *testing.B, c client.Client, ns, scenario string, first time.Time) {
+	dir := os.Getenv(envDump)
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	events := &eventsv1.EventList{}
+	if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+		b.Errorf("dump events: %v", err)
+		return
+	}
+	var out strings.Builder
+	out.WriteString("at,reporter,reason,kind,name,count,message\n")
+	for _, ev := range events.Items {
+		count := int32(1)
+		if ev.Series != nil {
+			count = ev.Series.Count
+		}
+		fmt.Fprintf(&out, "%d,%s,%s,%s,%s,%d,%q\n", ev.EventTime.Sub(first).Milliseconds(), ev.ReportingController, ev.Reason, ev.Regarding.Kind, ev.Regarding.Name, count, ev.Note)
+	}
+	path := filepath.Join(dir, scenario+"-events.csv")
+	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+		b.Errorf("dump events: %v", err)
 	}
 }

@@ -50,6 +50,8 @@ func benchLoad(b *testing.B, e *env, results *table) {
 
 	measureBurst(h, names, first, loadDuration).report(b, results, loadScenario, fmt.Sprintf("%d exporters, %d × %v leases", loadBoards*loadPerBoard, loadLeases, loadDuration), ideal, loadTargets)
 	handOverSteps(h, tracer).addTo(results, loadScenario)
+	dumpTimelines(b, "load", h, names, first, tracer)
+	dumpEvents(b, e.client, ns.name, "load", first)
 	if cpuErr := cpu.addTo(results, loadScenario, loadLeases, "lease"); cpuErr != nil {
 		b.Error(cpuErr)
 	}

@@ -82,7 +82,7 @@ func addGRPCServer(ctx context.Context, mgr ctrl.Manager, opts Options, store *c
 	}
 	clientService := &clientsvc.Server{
 		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Client: mgr.GetClient(),
-		Tokens: store, CheckNamespace: grpcauth.CheckNamespace,
+		Tokens: store, CheckNamespace: grpcauth.CheckNamespace, ReleaseAhead: opts.ReleaseAhead,
 	}
 
 	server, err := grpcserver.New(grpcserver.Options{

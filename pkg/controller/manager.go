@@ -121,7 +121,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	// through it (their ends, before the cache shows them): one decision, one view.
 	leases := &lease.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
-		Clock: realClock, QueueRefresh: opts.QueueRefresh,
+		Clock: realClock, QueueRefresh: opts.QueueRefresh, ReleaseAhead: opts.ReleaseAhead,
 	}
 	agent := &nodeagent.Agent{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-node-agent"), Clock: realClock,

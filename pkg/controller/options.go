@@ -31,7 +31,9 @@ type Options struct {
 	Burst             int
 	HeartbeatInterval time.Duration
 	QueueRefresh      time.Duration
-	LeaseConcurrency  int
+	// ReleaseAhead is how long before its end time an expiring lease hands its exporter on.
+	ReleaseAhead     time.Duration
+	LeaseConcurrency int
 
 	// Namespace is the controller's own namespace, where the token signing key Secret lives.
 	// Empty: POD_NAMESPACE, else the leader election namespace, else DefaultNamespace.
@@ -101,6 +103,7 @@ func DefaultOptions() Options {
 		Burst:             400,
 		HeartbeatInterval: virtualnode.DefaultHeartbeatInterval,
 		QueueRefresh:      lease.DefaultQueueRefresh,
+		ReleaseAhead:      lease.DefaultReleaseAhead,
 		LeaseConcurrency:  lease.DefaultMaxConcurrentReconciles,
 		GRPCEndpoint:      os.Getenv(EnvGRPCEndpoint),
 		TokenIssuer:       token.DefaultIssuer,
@@ -135,6 +138,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "burst of queries to the API server")
 	fs.DurationVar(&o.HeartbeatInterval, "node-heartbeat-interval", o.HeartbeatInterval, "how often an online exporter's node Lease is renewed")
 	fs.DurationVar(&o.QueueRefresh, "queue-refresh-interval", o.QueueRefresh, "how often a waiting lease refreshes its queue position")
+	fs.DurationVar(&o.ReleaseAhead, "release-ahead", o.ReleaseAhead, "how long before its end time an expiring lease gives up its placeholder, so that the next lease is scheduled onto the exporter meanwhile and granted the moment this one ends; an active lease cannot be extended within it; 0 turns it off")
 	fs.IntVar(&o.LeaseConcurrency, "lease-workers", o.LeaseConcurrency, "leases reconciled at once")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "the controller's namespace, home of the token signing key Secret (default: $"+EnvPodNamespace+", else the leader election namespace, else "+DefaultNamespace+")")
 	fs.StringVar(&o.GRPCEndpoint, "grpc-endpoint", o.GRPCEndpoint, "externally reachable host:port of the controller's gRPC service, written to client and exporter status (default: $"+EnvGRPCEndpoint+")")

@@ -29,6 +29,14 @@ func (d *deletedPods) has(lease types.NamespacedName, pod types.UID) bool {
 	return ok && deleted == pod
 }
 
+// hasAny: this reconciler deleted a placeholder of the lease.
+func (d *deletedPods) hasAny(lease types.NamespacedName) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.uids[lease]
+	return ok
+}
+
 func (d *deletedPods) forget(lease types.NamespacedName) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

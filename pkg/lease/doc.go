@@ -11,6 +11,12 @@
 // never waits behind it), then queue position refreshes. Under a burst of new leases on a busy
 // API server, that keeps hand-overs and placeholder creation ahead of status that only informs.
 //
+// An expiring lease gives up its placeholder ReleaseAhead (one second) before its end time, so
+// the scheduler binds the next lease's placeholder meanwhile; the node agent admits that one
+// only once this lease's end is written, so a hand-over costs the end's write and the grant's,
+// not the chain of delete, watch, bind and watch after the end. A lease with no placeholder
+// within that window is not lost: it holds its exporter until its end time.
+//
 // Everything is derived from the lease and its pod, so a restarted controller picks up where
 // the last one stopped; an ended lease is checked first and written with an optimistic lock,
 // so it is never granted again. The reconciler reads its own last status write until the

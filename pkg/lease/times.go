@@ -1,27 +1,8 @@
 package lease
 
 import (
-	"time"
-
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 )
-
-// EndTime is when the lease ends: spec.endTime if set, else begin + duration where begin is
-// the scheduled spec.beginTime or, for an immediate lease, the grant. Zero while unknown. The
-// gRPC services use it too (router tokens expire with the lease), so there is one rule.
-func EndTime(lease *jumpstarterv1alpha1.Lease) time.Time {
-	switch {
-	case lease.Spec.EndTime != nil:
-		return lease.Spec.EndTime.Time
-	case lease.Spec.Duration == nil:
-		return time.Time{}
-	case lease.Spec.BeginTime != nil:
-		return lease.Spec.BeginTime.Add(lease.Spec.Duration.Duration)
-	case lease.Status.BeginTime != nil:
-		return lease.Status.BeginTime.Add(lease.Spec.Duration.Duration)
-	}
-	return time.Time{}
-}
 
 // validateTimes catches what CEL cannot see across objects written by older API versions:
 // a lease needs a positive length.

@@ -24,8 +24,10 @@ type verdict struct {
 	// deleting are the pods whose deletion the agent confirms.
 	deleting []*corev1.Pod
 	// blocked: the node is free of placeholders, but a lease that was granted the exporter
-	// has not ended yet (its end is being written). Nobody is admitted or refused until it has.
+	// has not ended yet (it released its placeholder ahead of its end time, or its end is being
+	// written). Nobody is admitted or refused until it has; until is when it is due to end.
 	blocked bool
+	until   time.Time
 }
 
 // Admit tells the lease controller whether placeholder pod, bound to an exporter's node, holds
@@ -56,7 +58,7 @@ func (a *Agent) Admit(ctx context.Context, pod *corev1.Pod) (Admission, error) {
 	if err != nil {
 		return Admission{}, err
 	}
-	return Admission{Admitted: v.holder != nil && v.holder.UID == pod.UID, Blocked: v.blocked}, nil
+	return Admission{Admitted: v.holder != nil && v.holder.UID == pod.UID, Blocked: v.blocked, Until: v.until}, nil
 }
 
 // Admission is the answer to Admit.
@@ -65,11 +67,23 @@ type Admission struct {
 	Admitted bool
 	// Blocked: nobody is admitted yet, because a lease granted the exporter has not ended.
 	Blocked bool
+	// Until is when the blocking lease is due to end (zero if it has no end time).
+	Until time.Time
 }
 
-// BlockedRetry is how soon a blocked admission is worth asking again: an end being written
-// takes one API call.
+// BlockedRetry is how soon a blocked admission is worth asking again once the blocking lease
+// is due to end: its end being written takes one API call.
 const BlockedRetry = 20 * time.Millisecond
+
+// RetryAfter is when a blocked admission is worth asking again: when the blocking lease is due
+// to end, and every BlockedRetry after that.
+func (a Admission) RetryAfter(now time.Time) time.Duration {
+	return blockedRetry(a.Until, now)
+}
+
+func blockedRetry(until, now time.Time) time.Duration {
+	return max(until.Sub(now), BlockedRetry)
+}
 
 // decide picks the node's holder among the placeholders bound to it (from the cache), and
 // records it. In order of precedence:
@@ -121,10 +135,11 @@ func (a *Agent) decide(ctx context.Context, n *corev1.Node) (verdict, error) {
 			return verdict{}, err
 		}
 		v.holder = placeholderOf(granted, live)
-		if v.holder == nil && !allOwnLive(granted, live) {
-			v.blocked = true
-			delete(a.accepted, node)
-			return v, nil
+		if v.holder == nil {
+			if v.blocked, v.until = releasedAhead(granted, live); v.blocked {
+				delete(a.accepted, node)
+				return v, nil
+			}
 		}
 	}
 	if v.holder == nil && len(live) > 0 {
@@ -207,16 +222,20 @@ func placeholderOf(granted []*jumpstarterv1alpha1.Lease, pods []*corev1.Pod) *co
 	return nil
 }
 
-// allOwnLive: every granted lease still has its placeholder among live. One that has not is
-// ending (its end is being written while its placeholder goes): nobody may take the exporter
-// before that end is written, or a watcher could see two leases Ready on it.
-func allOwnLive(granted []*jumpstarterv1alpha1.Lease, live []*corev1.Pod) bool {
+// releasedAhead: a granted lease has no placeholder among live. It released it ahead of its
+// end time, or is ending (its end is being written while its placeholder goes): nobody may take
+// the exporter before that end is written, or a watcher could see two leases Ready on it. until
+// is the latest end time among them.
+func releasedAhead(granted []*jumpstarterv1alpha1.Lease, live []*corev1.Pod) (blocked bool, until time.Time) {
 	for _, lease := range granted {
 		if !ownsAny(lease, live) {
-			return false
+			blocked = true
+			if end := lease.EffectiveEndTime(); end.After(until) {
+				until = end
+			}
 		}
 	}
-	return true
+	return blocked, until
 }
 
 // ownsAny: one of pods is the lease's placeholder.

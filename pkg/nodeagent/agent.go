@@ -96,11 +96,12 @@ func (a *Agent) Reconcile(ctx context.Context, req reconcile.Request) (reconcile
 		errs = append(errs, a.completeDeletion(ctx, pod))
 	}
 	if v.blocked {
-		// A lease's end is being written; its successor waits, neither admitted nor refused.
+		// A lease released its placeholder ahead of its end, or its end is being written; its
+		// successor waits, neither admitted nor refused.
 		if err := errors.Join(errs...); err != nil {
 			return reconcile.Result{}, err
 		}
-		return reconcile.Result{RequeueAfter: BlockedRetry}, nil
+		return reconcile.Result{RequeueAfter: blockedRetry(v.until, a.Clock.Now())}, nil
 	}
 	if v.holder != nil && v.holder.Status.Phase != corev1.PodRunning {
 		if err := a.accept(ctx, v.holder); err != nil {

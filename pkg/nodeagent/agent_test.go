@@ -226,3 +226,46 @@ func TestAdmitBlockedWhileTheLastLeaseEnds(t *testing.T) {
 		t.Fatalf("Admit(next) after the end = %+v, %v; want admitted", a, err)
 	}
 }
+
+// TestAdmitBlockedUntilTheHolderIsDue: a lease that released its placeholder ahead of its end
+// blocks the next placeholder until that end; the retry comes then, not every BlockedRetry.
+func TestAdmitBlockedUntilTheHolderIsDue(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{
+		jumpstarterv1alpha1.LabelExporterNamespace: "lab", jumpstarterv1alpha1.LabelExporterName: "e1",
+	}}}
+	agentNow := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	releasedAhead := &jumpstarterv1alpha1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "old", UID: "lease-old"},
+		Spec:       jumpstarterv1alpha1.LeaseSpec{Duration: &metav1.Duration{Duration: time.Minute}},
+		Status: jumpstarterv1alpha1.LeaseStatus{ExporterRef: &corev1.LocalObjectReference{Name: "e1"}, PlaceholderPod: "gone",
+			BeginTime: ptr.To(metav1.NewMicroTime(agentNow.Add(-time.Minute + 800*time.Millisecond)))},
+	}
+	next := pod("next", 0, corev1.PodPending, true)
+	agent, _ := newAgent(t, node, next, releasedAhead)
+	ctx := context.Background()
+
+	tests := []struct {
+		name string
+		at   time.Time
+		want time.Duration
+	}{
+		{"before the holder's end: at that end", agentNow, 800 * time.Millisecond},
+		{"past the holder's end (its end is being written): shortly", agentNow.Add(time.Second), BlockedRetry},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			agent.Clock = clocktesting.NewFakePassiveClock(tt.at)
+			a, err := agent.Admit(ctx, next)
+			if err != nil || a.Admitted || !a.Blocked {
+				t.Fatalf("Admit(next) = %+v, %v; want blocked", a, err)
+			}
+			if got := a.RetryAfter(tt.at); got != tt.want {
+				t.Errorf("Admission.RetryAfter = %v, want %v", got, tt.want)
+			}
+			res, err := agent.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "n1"}})
+			if err != nil || res.RequeueAfter != tt.want {
+				t.Errorf("Reconcile = %+v, %v; want a retry after %v", res, err, tt.want)
+			}
+		})
+	}
+}

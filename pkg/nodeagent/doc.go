@@ -11,9 +11,10 @@
 // admission, as a Running placeholder or as a lease whose status names the exporter.
 //
 // The lease controller ends a lease by writing its status and deleting its placeholder at the
-// same time, so the next placeholder may be bound before that end is written. While a lease
+// same time, or deletes an expiring lease's placeholder a second ahead of its end time (see
+// package lease), so the next placeholder may be bound before that end is written. While a lease
 // granted the exporter has not ended (as the lease controller's own writes, or the cache after
 // a restart, show it) and its placeholder is gone, nobody is admitted or refused on that node
-// (Admission.Blocked); asked again shortly, the next placeholder is admitted once the end is
-// written. So no watcher ever sees two leases Ready on one exporter.
+// (Admission.Blocked); asked again when the lease is due to end (Admission.RetryAfter) and
+// shortly after, the next placeholder is admitted once the end is written. So no watcher ever sees two leases Ready on one exporter.
 package nodeagent

@@ -3,5 +3,7 @@
 // that node alive the way virtual-kubelet does: a Ready condition that follows the exporter's
 // online state and spec.enabled, and node Lease renewals in kube-node-lease while the exporter
 // is online, so the node lifecycle controller never taints an online exporter's node and does
-// mark an offline one.
+// mark an offline one. The exporter's status.leaseRef names the lease that holds it, as the
+// leases' status says (granted it, not ended), updated half a second after a grant or an end so
+// that a hand-over is one write.
 package virtualnode

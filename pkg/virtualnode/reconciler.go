@@ -17,12 +17,10 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -87,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	online := IsOnline(exporter, now)
 
-	holder, err := r.holder(ctx, nodeName)
+	holder, err := r.holder(ctx, exporter)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -194,19 +192,22 @@ func isOnlineCondition(exporter *jumpstarterv1alpha1.Exporter) bool {
 	return false
 }
 
-// holder is the lease whose placeholder the node agent accepted on the node, if any.
-func (r *Reconciler) holder(ctx context.Context, nodeName string) (string, error) {
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.MatchingFields{PodNodeNameIndex: nodeName}); err != nil {
-		return "", fmt.Errorf("list placeholders on node %s: %w", nodeName, err)
+// holder is the lease that holds the exporter, as the leases' status says: granted it and not
+// ended. A lease that released its placeholder ahead of its end time still holds it.
+func (r *Reconciler) holder(ctx context.Context, exporter *jumpstarterv1alpha1.Exporter) (string, error) {
+	leases := &jumpstarterv1alpha1.LeaseList{}
+	if err := r.Client.List(ctx, leases, client.InNamespace(exporter.Namespace),
+		client.MatchingFields{LeaseExporterIndex: exporter.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return "", fmt.Errorf("list leases of exporter %s: %w", klog.KObj(exporter), err)
 	}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.Status.Phase == corev1.PodRunning && pod.DeletionTimestamp.IsZero() {
-			return pod.Labels[jumpstarterv1alpha1.LabelLeaseName], nil
+	holder := ""
+	for i := range leases.Items {
+		// One at a time by construction; the smallest name keeps the answer stable regardless.
+		if name := leases.Items[i].Name; holder == "" || name < holder {
+			holder = name
 		}
 	}
-	return "", nil
+	return holder, nil
 }
 
 // ensureNode creates or updates the virtual node: metadata and spec first, then status.
@@ -268,18 +269,15 @@ func (r *Reconciler) finalize(ctx context.Context, exporter *jumpstarterv1alpha1
 	return nil
 }
 
-// SetupWithManager watches exporters, their nodes and the placeholders bound to them. The pod
-// index must be registered first (IndexPodsByNode).
+// SetupWithManager watches exporters, their nodes and the leases granted them. The lease index
+// must be registered first (IndexLeasesByExporter).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("virtualnode").
 		WithOptions(requeue.ControllerOptions(Workers)).
 		For(&jumpstarterv1alpha1.Exporter{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(exporterOfNode)).
-		Watches(&corev1.Pod{}, r.placeholderEvents(),
-			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-				return o.(*corev1.Pod).Spec.NodeName != ""
-			}))).
+		Watches(&jumpstarterv1alpha1.Lease{}, leaseEvents()).
 		Complete(requeue.OnConflict(r))
 }
 
@@ -292,38 +290,43 @@ func exporterOfNode(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
 }
 
-// LeaseRefDelay is how long a placeholder event waits before it updates the exporter's
+// LeaseRefDelay is how long a lease's grant or end waits before it updates its exporter's
 // status.leaseRef. A hand-over ends one lease and grants the next within that time, so both
 // land as one status write instead of two (clear, then set), and the write stays out of the
 // way of the API calls that make the hand-over. Who holds an exporter is the lease's status;
 // leaseRef is the convenience view of it on the exporter.
 const LeaseRefDelay = 500 * time.Millisecond
 
-// placeholderEvents reconciles the exporter of a bound placeholder LeaseRefDelay after the
-// placeholder changed; further changes within that time add nothing.
-func (r *Reconciler) placeholderEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
-	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		for _, req := range r.exporterOfPod(ctx, obj) {
-			q.AddAfter(req, LeaseRefDelay)
+// leaseEvents reconciles a lease's exporter LeaseRefDelay after the lease was granted it or
+// ended; further changes within that time add nothing.
+func leaseEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	enqueue := func(obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if lease, ok := obj.(*jumpstarterv1alpha1.Lease); ok && lease.Status.ExporterRef != nil && lease.Status.ExporterRef.Name != "" {
+			q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: lease.Namespace, Name: lease.Status.ExporterRef.Name}}, LeaseRefDelay)
 		}
 	}
 	return handler.TypedFuncs[client.Object, reconcile.Request]{
-		CreateFunc: func(ctx context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.Object, q)
+		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
 		},
-		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.ObjectNew, q)
+		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if holdingChanged(e.ObjectOld, e.ObjectNew) {
+				enqueue(e.ObjectNew, q)
+			}
 		},
-		DeleteFunc: func(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, e.Object, q)
+		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(e.Object, q)
 		},
 	}
 }
 
-func (r *Reconciler) exporterOfPod(ctx context.Context, obj client.Object) []reconcile.Request {
-	node := &corev1.Node{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: obj.(*corev1.Pod).Spec.NodeName}, node); err != nil {
-		return nil
+// holdingChanged: the lease was granted an exporter, or ended.
+func holdingChanged(oldObj, newObj client.Object) bool {
+	oldLease, okOld := oldObj.(*jumpstarterv1alpha1.Lease)
+	newLease, okNew := newObj.(*jumpstarterv1alpha1.Lease)
+	if !okOld || !okNew {
+		return true
 	}
-	return exporterOfNode(ctx, node)
+	return oldLease.Status.Ended != newLease.Status.Ended ||
+		!equality.Semantic.DeepEqual(oldLease.Status.ExporterRef, newLease.Status.ExporterRef)
 }

@@ -3,6 +3,7 @@ package clientsvc
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -135,6 +136,9 @@ func (s *Server) UpdateLease(ctx context.Context, req *clientv1.UpdateLeaseReque
 		if err := leaseapi.ApplyUpdate(lease, caller.Name, update); err != nil {
 			return err
 		}
+		if err := s.checkExtension(base, lease); err != nil {
+			return err
+		}
 		if equality.Semantic.DeepEqual(base.Spec, lease.Spec) {
 			updated = lease
 			return nil
@@ -157,6 +161,21 @@ func (s *Server) UpdateLease(ctx context.Context, req *clientv1.UpdateLeaseReque
 		return nil, s.fail(ctx, err, what)
 	}
 	return leaseapi.ToLease(updated, s.now()), nil
+}
+
+// checkExtension refuses to move an active lease's end later once it is within ReleaseAhead of
+// its end: the exporter is on its way to the next lease already.
+func (s *Server) checkExtension(before, after *jumpstarterv1alpha1.Lease) error {
+	oldEnd, newEnd := before.EffectiveEndTime(), after.EffectiveEndTime()
+	if s.ReleaseAhead <= 0 || before.Status.ExporterRef == nil || oldEnd.IsZero() || !newEnd.After(oldEnd) {
+		return nil
+	}
+	if left := oldEnd.Sub(s.now()); left < s.ReleaseAhead {
+		return status.Errorf(codes.FailedPrecondition,
+			"lease %q ends in %s and is handing its exporter to the next lease already; extend a lease more than %s before its end",
+			leaseapi.FormatLeaseName(before.Namespace, before.Name), max(left, 0).Round(time.Millisecond), s.ReleaseAhead)
+	}
+	return nil
 }
 
 // checkTransferTarget: a lease can only go to a client that exists.

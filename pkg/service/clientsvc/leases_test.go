@@ -304,6 +304,40 @@ func TestUpdateLease(t *testing.T) {
 	}
 }
 
+// An active lease within ReleaseAhead of its end has handed its exporter on: its end can move
+// earlier, not later. The harness's active lease ends 50 minutes from now.
+func TestUpdateLeaseWithinReleaseAhead(t *testing.T) {
+	name := "namespaces/lab/leases/active"
+	tests := []struct {
+		name     string
+		ahead    time.Duration
+		duration time.Duration
+		code     codes.Code
+	}{
+		{"extend before the window", 49 * time.Minute, 2 * time.Hour, codes.OK},
+		{"extend within the window", 51 * time.Minute, 2 * time.Hour, codes.FailedPrecondition},
+		{"shorten within the window", 51 * time.Minute, 30 * time.Minute, codes.OK},
+		{"extend with releasing ahead off", 0, 2 * time.Hour, codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.srv.ReleaseAhead = tt.ahead
+			before := h.leases()
+			_, err := h.srv.UpdateLease(alice, &clientv1.UpdateLeaseRequest{Lease: &clientv1.Lease{Name: name, Duration: durationpb.New(tt.duration)}})
+			if tt.code != codes.OK {
+				wantStatus(t, err, tt.code, name, "ends in 50m0s", "handing its exporter to the next lease")
+				h.unchanged(before)
+				return
+			}
+			wantStatus(t, err, codes.OK)
+			if got := h.lease("lab", "active").Spec.Duration.Duration; got != tt.duration {
+				t.Errorf("duration %v, want %v", got, tt.duration)
+			}
+		})
+	}
+}
+
 func TestDeleteLease(t *testing.T) {
 	tests := []struct {
 		name  string

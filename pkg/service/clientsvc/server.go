@@ -49,6 +49,10 @@ type Server struct {
 	CheckNamespace func(ctx context.Context, namespace string) error
 	// Clock is the time effective durations are computed at; nil means the real clock.
 	Clock clock.PassiveClock
+	// ReleaseAhead is how long before its end time an active lease hands its exporter to the
+	// next lease (the lease reconciler's ReleaseAhead): within it, the end can no longer move
+	// later. Zero: never.
+	ReleaseAhead time.Duration
 	// MaxTags caps the tags of a lease; 0 means leaseapi.DefaultMaxTags. The Lease CRD itself
 	// allows at most 10, so a higher value only moves the refusal to the API server.
 	MaxTags int

@@ -14,7 +14,6 @@ import (
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/pkg/auth/identity"
 	"jumpstarter.dev/service/pkg/auth/routertoken"
-	leasepkg "jumpstarter.dev/service/pkg/lease"
 	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
 )
 
@@ -43,7 +42,7 @@ func (s *Server) Dial(ctx context.Context, req *jumpstarterv1.DialRequest) (*jum
 		return nil, status.Error(codes.Unknown, "no router available")
 	}
 	ref := routertoken.LeaseRef{Namespace: lease.Namespace, Name: lease.Name, UID: lease.UID}
-	token, claims, err := s.tokens.Mint(ref, leasepkg.EndTime(lease))
+	token, claims, err := s.tokens.Mint(ref, lease.EffectiveEndTime())
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Minting a router token failed", "lease", klog.KObj(lease))
 		return nil, status.Error(codes.Internal, "unable to sign token")
@@ -102,7 +101,7 @@ func (s *Server) dialTarget(ctx context.Context, id identity.Identity, name stri
 	if !isActive(lease) {
 		return nil, nil, status.Error(codes.Unknown, "lease not active")
 	}
-	if end := leasepkg.EndTime(lease); !end.IsZero() && !s.clock.Now().Before(end) {
+	if end := lease.EffectiveEndTime(); !end.IsZero() && !s.clock.Now().Before(end) {
 		// Past its end; the lease controller is about to mark it.
 		return nil, nil, status.Error(codes.Unknown, "lease not active")
 	}

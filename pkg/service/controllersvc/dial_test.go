@@ -17,7 +17,6 @@ import (
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/pkg/auth/identity"
 	"jumpstarter.dev/service/pkg/auth/routertoken"
-	leasepkg "jumpstarter.dev/service/pkg/lease"
 	jumpstarterv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/v1"
 	"jumpstarter.dev/service/pkg/routers"
 )
@@ -191,7 +190,7 @@ func TestDialWaitsForTheExporterThenHandsOverTheTicket(t *testing.T) {
 	if claims.Lease != want {
 		t.Errorf("token lease = %+v, want %+v", claims.Lease, want)
 	}
-	if end := leasepkg.EndTime(env.lease("l1")); claims.ExpiresAt.After(end) || end.Sub(claims.ExpiresAt) > time.Second {
+	if end := env.lease("l1").EffectiveEndTime(); claims.ExpiresAt.After(end) || end.Sub(claims.ExpiresAt) > time.Second {
 		t.Errorf("token expires %s, want at the lease end %s (10 min lease, under the 30 min lifetime)", claims.ExpiresAt, end)
 	}
 }

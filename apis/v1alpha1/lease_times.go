@@ -1,0 +1,21 @@
+package v1alpha1
+
+import "time"
+
+// EffectiveEndTime is when the lease ends: spec.endTime if set, else begin + duration where
+// begin is the scheduled spec.beginTime or, for an immediate lease, the grant. Zero while
+// unknown. The controller, its node agent and the gRPC services (router tokens expire with the
+// lease) all use it, so there is one rule.
+func (l *Lease) EffectiveEndTime() time.Time {
+	switch {
+	case l.Spec.EndTime != nil:
+		return l.Spec.EndTime.Time
+	case l.Spec.Duration == nil:
+		return time.Time{}
+	case l.Spec.BeginTime != nil:
+		return l.Spec.BeginTime.Add(l.Spec.Duration.Duration)
+	case l.Status.BeginTime != nil:
+		return l.Status.BeginTime.Add(l.Spec.Duration.Duration)
+	}
+	return time.Time{}
+}
