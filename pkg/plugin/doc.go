@@ -76,17 +76,13 @@
 // status for it: two API writes per waiting lease, on the API server every grant also waits
 // for. PreEnqueue answers UnschedulableAndUnresolvable (the pod is gated, not tried) when the
 // pod cache shows every exporter the lease selects (nodeAdmits) held by a placeholder of equal
-// or higher priority, or free but reserved for a woken lease ahead of it (Filter would turn it
-// away there; see below). A release of an exporter makes it free for a moment, and without the
-// second rule every lease gated on that exporter's selector was tried then and failed on the
-// reservation: 150 FailedScheduling events per load run instead of about 40. A gated pod waits
-// in the unschedulable pool with this plugin as its rejector, so this plugin's hints decide when
-// it moves, as for a pod that failed: a release wakes the first waiting lease in queue order,
-// gated or not, what becomes of a reservation wakes the next (below), and PreEnqueue lets a
-// lease through while its wake is fresh (wakeTTL). Every other case passes and is decided by
-// the attempt as before: an exporter free in the pod cache (even if assumed in the scheduler,
-// where Filter turns the pod away), a holder of lower priority (preemption), and no matching
-// exporter at all (the attempt's event says why). kube-scheduler re-runs PreEnqueue
+// or higher priority. A gated pod waits in the unschedulable pool with this plugin as its
+// rejector, so this plugin's hints decide when it moves, as for a pod that failed: a release
+// wakes the first waiting lease in queue order, gated or not, and PreEnqueue lets a lease
+// through while its wake is fresh (wakeTTL). Every other case passes and is decided by the
+// attempt as before: an exporter free in the pod cache (even if assumed or reserved in the
+// scheduler, where Filter turns the pod away), a holder of lower priority (preemption), and no
+// matching exporter at all (the attempt's event says why). kube-scheduler re-runs PreEnqueue
 // on every move and on its periodic flush of the unschedulable pool, so a gate never outlives
 // the state that set it by more than the next event. In the load benchmark it took the API
 // server's CPU per lease from 68-69 ms to 58-67 ms over four runs, and kube-scheduler's pod

@@ -13,19 +13,17 @@ import (
 )
 
 // ReasonAllHeld is the gate's reason: every exporter the lease could have is held by a lease
-// it cannot preempt, or reserved for a lease ahead of it.
-const ReasonAllHeld = "every matching exporter is held by a lease of equal or higher priority or reserved for a lease ahead"
+// it cannot preempt.
+const ReasonAllHeld = "every matching exporter is held by a lease of equal or higher priority"
 
 // PreEnqueue holds back a placeholder that could only fail: every exporter its lease selects
 // (online, enabled or allowed disabled, matching its node affinity) is held by a placeholder
-// of equal or higher priority, or free but reserved for a woken lease ahead of it (reserve.go),
-// where Filter would turn it away. Such a lease waits for a release or for what becomes of the
-// reservation, which this plugin's queueing hints answer by waking it, as they do for a lease
-// Filter turned away; an attempt before that would only fail and cost a FailedScheduling event
-// and a pod status write, two API writes for every lease that queues. Everything else passes:
-// a lease woken for an exporter, one an exporter is free for (held only in the scheduler's
-// cache, it fails in Filter as before), one that may preempt a holder, and one no exporter
-// matches (its attempt reports why).
+// of equal or higher priority. Such a lease waits for a release, which this plugin's queueing
+// hints answer by waking it; an attempt before that would only fail and cost a
+// FailedScheduling event and a pod status write, two API writes for every lease that queues.
+// Everything else passes: a lease woken for an exporter, one an exporter is free for (held
+// only in the scheduler's cache, or reserved, it fails in Filter as before), one that may
+// preempt a holder, and one no exporter matches (its attempt reports why).
 func (pl *Exporter) PreEnqueue(_ context.Context, pod *v1.Pod) *fwk.Status {
 	if !isPlaceholder(pod) || pod.DeletionTimestamp != nil {
 		return nil
@@ -43,7 +41,6 @@ func (pl *Exporter) PreEnqueue(_ context.Context, pod *v1.Pod) *fwk.Status {
 	}
 	priority := corev1helpers.PodPriority(pod)
 	matched := false
-	var reserved *reservations // read once, when a free exporter needs it
 	for _, node := range nodes {
 		if _, ok := node.Labels[jsv1alpha1.LabelExporterName]; !ok {
 			continue
@@ -53,18 +50,9 @@ func (pl *Exporter) PreEnqueue(_ context.Context, pod *v1.Pod) *fwk.Status {
 		}
 		matched = true
 		holder, isHeld := scan.held[node.Name]
-		if isHeld && holder >= priority {
-			continue
+		if !isHeld || holder < priority {
+			return nil
 		}
-		if !isHeld {
-			if reserved == nil {
-				reserved = pl.reservationsAgainst(pod)
-			}
-			if reserved.byNode[node.Name] != "" {
-				continue
-			}
-		}
-		return nil
 	}
 	if !matched {
 		return nil

@@ -21,11 +21,8 @@ func TestPreEnqueueHoldsBackOnlyLeasesThatWouldFail(t *testing.T) {
 		nodes []*v1.Node
 		pods  []*v1.Pod
 		woken string // node the pod was woken for just now
-		// reserved is the node another lease, reservedFor (waiting), was woken for just now.
-		reserved    string
-		reservedFor *v1.Pod
-		pod         *v1.Pod
-		gated       bool
+		pod   *v1.Pod
+		gated bool
 	}{
 		{name: "a free exporter: passes", nodes: []*v1.Node{rpi("e1"), rpi("e2")}, pods: []*v1.Pod{holder("b", "e1", 5)}, pod: pod()},
 		{name: "every exporter held at equal priority: held back", nodes: []*v1.Node{rpi("e1"), rpi("e2")},
@@ -40,10 +37,6 @@ func TestPreEnqueueHoldsBackOnlyLeasesThatWouldFail(t *testing.T) {
 			pods: []*v1.Pod{placeholder("b").Priority(5).Node("e1").Phase(v1.PodFailed).Obj()}, pod: pod()},
 		{name: "no matching exporter at all: passes, the attempt says why", nodes: []*v1.Node{ready(exporterNode("x1", labNS)).Obj()}, pod: pod()},
 		{name: "woken for an exporter: passes", nodes: []*v1.Node{rpi("e1")}, pods: []*v1.Pod{holder("b", "e1", 5)}, woken: "e1", pod: pod()},
-		{name: "the free exporter is reserved for a lease ahead: held back", nodes: []*v1.Node{rpi("e1"), rpi("e2")},
-			pods: []*v1.Pod{holder("b", "e1", 5)}, reserved: "e2", reservedFor: placeholder("w").Priority(9).Obj(), pod: pod(), gated: true},
-		{name: "the free exporter is reserved for a lease behind: passes", nodes: []*v1.Node{rpi("e1"), rpi("e2")},
-			pods: []*v1.Pod{holder("b", "e1", 5)}, reserved: "e2", reservedFor: placeholder("w").Priority(1).Obj(), pod: pod()},
 		{name: "not a placeholder: passes", nodes: []*v1.Node{rpi("e1")}, pods: []*v1.Pod{holder("b", "e1", 5)}, pod: plainPod("p").Obj()},
 	}
 	for _, tt := range tests {
@@ -54,12 +47,6 @@ func TestPreEnqueueHoldsBackOnlyLeasesThatWouldFail(t *testing.T) {
 			if tt.woken != "" {
 				e.plugin.wake.mu.Lock()
 				e.plugin.setWakeLocked(tt.woken, tt.pod, e.clock.Now())
-				e.plugin.wake.mu.Unlock()
-			}
-			if tt.reservedFor != nil {
-				e.addPods(t, tt.reservedFor)
-				e.plugin.wake.mu.Lock()
-				e.plugin.setWakeLocked(tt.reserved, tt.reservedFor, e.clock.Now())
 				e.plugin.wake.mu.Unlock()
 			}
 			st := e.plugin.PreEnqueue(e.ctx, tt.pod)
