@@ -257,11 +257,11 @@ func dumpTimelines(b *testing.B, scenario string, h map[string]support.LeaseHist
 		return strconv.FormatInt(t.Sub(first).Milliseconds(), 10)
 	}
 	var out strings.Builder
-	out.WriteString("lease,exporter,created,bound,begin_stamp,granted_seen,due,end_stamp,ended_seen,pod_deleted\n")
+	out.WriteString("lease,exporter,created,pod_created,bound,begin_stamp,granted_seen,due,end_stamp,ended_seen,pod_deleted\n")
 	for _, n := range names {
 		lh := h[n]
 		pod := tracer.history(n)
-		fmt.Fprintf(&out, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", n, lh.Exporter, ms(lh.Created), ms(pod.Bound), ms(lh.BeginStamp),
+		fmt.Fprintf(&out, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", n, lh.Exporter, ms(lh.Created), ms(pod.Created), ms(pod.Bound), ms(lh.BeginStamp),
 			ms(lh.Granted), ms(lh.EndTime), ms(lh.EndStamp), ms(lh.Ended), ms(pod.Deleted))
 	}
 	path := filepath.Join(dir, scenario+".csv")
