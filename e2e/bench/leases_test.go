@@ -176,6 +176,10 @@ func handOverSteps(h map[string]support.LeaseHistory, tracer *podTracer) *steps 
 		}
 	}
 	s := &steps{}
+	// In a burst the placeholders themselves come late: a free exporter waits for them.
+	for _, lh := range h {
+		s.add("lease seen → its placeholder created (controller)", lh.Created, tracer.history(lh.Name).Created)
+	}
 	for _, hs := range byExporter {
 		slices.SortFunc(hs, func(a, b support.LeaseHistory) int { return a.Granted.Compare(b.Granted) })
 		for i := 1; i < len(hs); i++ {
