@@ -56,9 +56,10 @@ const waitingStatusFallback = time.Second
 // scheduler binds the next lease's placeholder meanwhile, and the node agent admits it the
 // moment this lease's end is written (nodeagent.Admit), so a hand-over costs that one write and
 // the grant's instead of the whole chain of delete, watch, bind, watch. Under the load
-// benchmark that chain took 0.2 s at p50 and 0.6 s at p99; a second covers it. The lease holds
-// its exporter until its end time all the same: nobody else is granted it before that end is
-// written.
+// benchmark that chain took 0.2 s at p50 and 0.6-0.8 s at p99; a second covers most of it. The
+// lease holds its exporter until its end time all the same: nobody else is granted it before
+// that end is written. The price: within that second the lease has no placeholder pod, and its
+// end time can no longer move later.
 const DefaultReleaseAhead = time.Second
 
 // Event reasons on leases.
