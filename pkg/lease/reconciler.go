@@ -228,10 +228,24 @@ func (r *Reconciler) whileActive(ctx context.Context, lease *jumpstarterv1alpha1
 		return requeueUrgentlyAt(end, r.Clock.Now()), nil
 	case !release.IsZero() && !now.Before(release):
 		// Released ahead (by this process or, before a restart, an earlier one): the lease
-		// holds the exporter until its end all the same, as the node agent sees it.
+		// holds the exporter until its end all the same, as the node agent sees it, unless
+		// the exporter is gone.
+		if deleted, ok := r.exporterDeleted(ctx, lease); ok {
+			return r.end(ctx, lease, deleted)
+		}
 		return requeueUrgentlyAt(end, now), nil
 	}
 	return r.end(ctx, lease, r.whyLost(ctx, lease, pod))
+}
+
+// exporterDeleted is the outcome of a granted lease whose exporter is gone or going.
+func (r *Reconciler) exporterDeleted(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (outcome, bool) {
+	exporter := &jumpstarterv1alpha1.Exporter{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: lease.Status.ExporterRef.Name}, exporter)
+	if apierrors.IsNotFound(err) || (err == nil && !exporter.DeletionTimestamp.IsZero()) {
+		return lost(jumpstarterv1alpha1.LeaseReasonExporterDeleted, fmt.Sprintf("exporter %s was deleted", lease.Status.ExporterRef.Name)), true
+	}
+	return outcome{}, false
 }
 
 // releaseAt is when a lease ending at end gives up its placeholder: zero if it has no end
@@ -258,10 +272,8 @@ func preemption(pod *corev1.Pod) (outcome, bool) {
 
 // whyLost explains the loss of a granted lease's placeholder.
 func (r *Reconciler) whyLost(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod) outcome {
-	exporter := &jumpstarterv1alpha1.Exporter{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: lease.Status.ExporterRef.Name}, exporter)
-	if apierrors.IsNotFound(err) || (err == nil && !exporter.DeletionTimestamp.IsZero()) {
-		return lost(jumpstarterv1alpha1.LeaseReasonExporterDeleted, fmt.Sprintf("exporter %s was deleted", lease.Status.ExporterRef.Name))
+	if deleted, ok := r.exporterDeleted(ctx, lease); ok {
+		return deleted
 	}
 	if pod == nil && r.deleted.hasAny(client.ObjectKeyFromObject(lease)) {
 		// The end time moved later after the placeholder had been released ahead of it.

@@ -17,13 +17,21 @@ import (
 // grantedLease is a one-minute lease granted exporter e1 at now, and its Running placeholder
 // there, as mutatePod leaves it (nil from it: no pod).
 func grantedLease(mutatePod func(*corev1.Pod) *corev1.Pod) []client.Object {
+	return grantedLeaseOn(true, mutatePod)
+}
+
+// grantedLeaseOn is grantedLease, with or without its exporter.
+func grantedLeaseOn(withExporter bool, mutatePod func(*corev1.Pod) *corev1.Pod) []client.Object {
 	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) {
 		l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"}
 		setGranted(l, "e1", metav1.NewMicroTime(now))
 		l.Status.PlaceholderPod = PlaceholderName("l1")
 	})
 	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
-	objs := []client.Object{lease, &e1, virtualNode("lab", "e1")}
+	objs := []client.Object{lease, virtualNode("lab", "e1")}
+	if withExporter {
+		objs = append(objs, &e1)
+	}
 	pod := newPlaceholder(lease)
 	pod.Spec.NodeName = virtualnode.NodeName("lab", "e1")
 	pod.Status.Phase = corev1.PodRunning
@@ -45,13 +53,14 @@ func TestReleaseAhead(t *testing.T) {
 	}
 	gone := func(*corev1.Pod) *corev1.Pod { return nil }
 	tests := []struct {
-		name      string
-		pod       func(*corev1.Pod) *corev1.Pod
-		ahead     time.Duration
-		at        time.Duration // since the grant
-		wantPod   bool
-		wantEnded string // end reason; "" while active
-		wantAfter time.Duration
+		name       string
+		pod        func(*corev1.Pod) *corev1.Pod
+		noExporter bool
+		ahead      time.Duration
+		at         time.Duration // since the grant
+		wantPod    bool
+		wantEnded  string // end reason; "" while active
+		wantAfter  time.Duration
 	}{
 		{name: "before the release point: keeps the placeholder until then", at: 30 * time.Second, ahead: ahead,
 			wantPod: true, wantAfter: 29 * time.Second},
@@ -64,11 +73,13 @@ func TestReleaseAhead(t *testing.T) {
 		{name: "preempted within the window: ends as preempted", pod: preempted, at: time.Minute - ahead/2, ahead: ahead,
 			wantEnded: jumpstarterv1alpha1.LeaseReasonPreempted},
 		{name: "off: keeps the placeholder to the end", at: time.Minute - ahead, wantPod: true, wantAfter: ahead},
+		{name: "exporter deleted within the window: ends as such", pod: gone, noExporter: true, at: time.Minute - ahead/2, ahead: ahead,
+			wantEnded: jumpstarterv1alpha1.LeaseReasonExporterDeleted},
 		{name: "at the end: ends as expired", pod: gone, at: time.Minute, ahead: ahead, wantEnded: jumpstarterv1alpha1.LeaseReasonExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, grantedLease(tt.pod)...)
+			h := newHarness(t, grantedLeaseOn(!tt.noExporter, tt.pod)...)
 			h.rec.ReleaseAhead = tt.ahead
 			h.clock.SetTime(now.Add(tt.at))
 			res := h.reconcile("l1")
