@@ -130,6 +130,7 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 			"--tls-cert-file=" + p.cert("apiserver"),
 			"--tls-private-key-file=" + p.key("apiserver"),
 			"--client-ca-file=" + CACertPath(dir),
+			"--token-auth-file=" + tokensPath(dir),
 			"--service-account-key-file=" + p.saPub(),
 			"--service-account-signing-key-file=" + p.saKey(),
 			"--service-account-issuer=" + serviceAccountIssuer,

@@ -7,8 +7,9 @@
 //
 //	DIR/ca.crt                 the lab CA (also used for the service's gRPC certificates)
 //	DIR/pki/                   CA key, serving and client certificates, service-account keys;
-//	                           controller-grpc.{crt,key} serve the controller's gRPC listener
-//	DIR/kubeconfig             admin kubeconfig (system:masters)
+//	                           controller-grpc.{crt,key} serve the controller's gRPC listener;
+//	                           tokens.csv, the clients' bearer tokens (see tokens.go)
+//	DIR/kubeconfig             admin kubeconfig (system:masters), with the admin's token
 //	DIR/<component>.kubeconfig kubeconfigs of kube-controller-manager, scheduler and controller
 //	DIR/etcd/                  etcd data
 //	DIR/logs/<component>.log   stdout and stderr of every process

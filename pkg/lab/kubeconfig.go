@@ -23,19 +23,14 @@ func kubeconfigPath(dir, identity string) string {
 	return filepath.Join(dir, identity+".kubeconfig")
 }
 
-// writeKubeconfig writes a kubeconfig for the client certificate pki/<identity>.crt against
+// writeKubeconfig writes a kubeconfig for identity (its bearer token, see tokens.go) against
 // the apiserver on port, with the CA and the credentials embedded.
 func writeKubeconfig(dir, identity string, port int) error {
-	p := pkiPaths{dir}
 	ca, err := os.ReadFile(CACertPath(dir))
 	if err != nil {
 		return fmt.Errorf("write %s kubeconfig: %w", identity, err)
 	}
-	cert, err := os.ReadFile(p.cert(identity))
-	if err != nil {
-		return fmt.Errorf("write %s kubeconfig: %w", identity, err)
-	}
-	key, err := os.ReadFile(p.key(identity))
+	token, err := tokenOf(dir, identity)
 	if err != nil {
 		return fmt.Errorf("write %s kubeconfig: %w", identity, err)
 	}
@@ -44,7 +39,7 @@ func writeKubeconfig(dir, identity string, port int) error {
 		Server:                   "https://" + hostPort(port),
 		CertificateAuthorityData: ca,
 	}
-	cfg.AuthInfos[labContext] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
+	cfg.AuthInfos[labContext] = &clientcmdapi.AuthInfo{Token: token}
 	cfg.Contexts[labContext] = &clientcmdapi.Context{Cluster: labContext, AuthInfo: labContext}
 	cfg.CurrentContext = labContext
 	data, err := clientcmd.Write(*cfg)

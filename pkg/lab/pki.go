@@ -234,8 +234,8 @@ func (p pkiPaths) saPub() string           { return filepath.Join(p.dir, "pki", 
 // with.
 func (p pkiPaths) routerKey() string { return filepath.Join(p.dir, "pki", "router-token.key") }
 
-// EnsurePKI creates the lab's CA, certificates and service-account key pair in dir, keeping
-// whatever is already there and still valid.
+// EnsurePKI creates the lab's CA, certificates, client tokens and service-account key pair in
+// dir, keeping whatever is already there and still valid.
 func EnsurePKI(dir string) (*CA, error) {
 	p := pkiPaths{dir}
 	if err := os.MkdirAll(filepath.Join(dir, "pki"), 0o700); err != nil {
@@ -306,6 +306,9 @@ func EnsurePKI(dir string) (*CA, error) {
 		if err := writeFile(p.saPub(), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
 			return nil, err
 		}
+	}
+	if err := ensureTokens(dir); err != nil {
+		return nil, err
 	}
 	if !fileExists(p.routerKey()) {
 		key, err := routertoken.GenerateKey()
