@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -253,21 +254,22 @@ func TestExpiryAndRelease(t *testing.T) {
 			createLease(ctx, t, support.NewLease(ns, "second", rpi4, time.Hour))
 			// The pod is read before the lease: bound then, and the lease not ended after that,
 			// means bound before the end.
-			boundEarly := false
-			for !boundEarly {
+			err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
 				pod := &corev1.Pod{}
 				if err := shared.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: lease.PlaceholderName("second")}, pod); client.IgnoreNotFound(err) != nil {
-					t.Fatal(err)
+					return false, err
 				}
 				first := &jumpstarterv1alpha1.Lease{}
 				if err := shared.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "first"}, first); err != nil {
-					t.Fatal(err)
+					return false, err
 				}
 				if first.Status.Ended {
-					t.Fatalf("lease first ended before the next placeholder was bound (bound to %q)", pod.Spec.NodeName)
+					return false, fmt.Errorf("lease first ended before the next placeholder was bound (bound to %q)", pod.Spec.NodeName)
 				}
-				boundEarly = pod.Spec.NodeName != ""
-				time.Sleep(20 * time.Millisecond)
+				return pod.Spec.NodeName != "", nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 			second := waitLease(ctx, t, ns, "second", support.IsReady)
 			first := waitLease(ctx, t, ns, "first", support.IsEnded)

@@ -19,3 +19,14 @@ func (l *Lease) EffectiveEndTime() time.Time {
 	}
 	return time.Time{}
 }
+
+// ReleaseTime is when a lease that releases its placeholder ahead of its end (the controller's
+// --release-ahead) does so: EffectiveEndTime minus ahead. Zero if the end is unknown or ahead
+// is not positive. From then on the exporter is on its way to the next lease.
+func (l *Lease) ReleaseTime(ahead time.Duration) time.Time {
+	end := l.EffectiveEndTime()
+	if end.IsZero() || ahead <= 0 {
+		return time.Time{}
+	}
+	return end.Add(-ahead)
+}

@@ -250,58 +250,62 @@ func checkExclusive(b *testing.B, results *table, scenario string, rec *support.
 // $BENCH_DUMP/SCENARIO.csv when BENCH_DUMP is set: the table's percentiles say how late, this
 // says when.
 func dumpTimelines(b *testing.B, scenario string, h map[string]support.LeaseHistory, names []string, first time.Time, tracer *podTracer) {
-	dir := os.Getenv(envDump)
-	if dir == "" {
-		return
-	}
-	ms := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
+	dump(b, scenario+".csv", func(out *strings.Builder) error {
+		ms := func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return strconv.FormatInt(t.Sub(first).Milliseconds(), 10)
 		}
-		return strconv.FormatInt(t.Sub(first).Milliseconds(), 10)
-	}
-	var out strings.Builder
-	out.WriteString("lease,exporter,created,pod_created,bound,begin_stamp,granted_seen,due,end_stamp,ended_seen,pod_deleted\n")
-	for _, n := range names {
-		lh := h[n]
-		pod := tracer.history(n)
-		fmt.Fprintf(&out, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", n, lh.Exporter, ms(lh.Created), ms(pod.Created), ms(pod.Bound), ms(lh.BeginStamp),
-			ms(lh.Granted), ms(lh.EndTime), ms(lh.EndStamp), ms(lh.Ended), ms(pod.Deleted))
-	}
-	path := filepath.Join(dir, scenario+".csv")
-	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
-		b.Errorf("dump timelines: %v", err)
-		return
-	}
-	b.Logf("timelines in %s", path)
+		out.WriteString("lease,exporter,created,pod_created,bound,begin_stamp,granted_seen,due,end_stamp,ended_seen,pod_deleted\n")
+		for _, n := range names {
+			lh := h[n]
+			pod := tracer.history(n)
+			fmt.Fprintf(out, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", n, lh.Exporter, ms(lh.Created), ms(pod.Created), ms(pod.Bound), ms(lh.BeginStamp),
+				ms(lh.Granted), ms(lh.EndTime), ms(lh.EndStamp), ms(lh.Ended), ms(pod.Deleted))
+		}
+		return nil
+	})
 }
 
 // dumpEvents writes the namespace's events (reason, the object, the message) to
 // $BENCH_DUMP/SCENARIO-events.csv when BENCH_DUMP is set, before the namespace goes; times in
 // milliseconds since first.
 func dumpEvents(b *testing.B, c client.Client, ns, scenario string, first time.Time) {
+	dump(b, scenario+"-events.csv", func(out *strings.Builder) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		events := &eventsv1.EventList{}
+		if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		out.WriteString("at,reporter,reason,kind,name,count,message\n")
+		for _, ev := range events.Items {
+			count := int32(1)
+			if ev.Series != nil {
+				count = ev.Series.Count
+			}
+			fmt.Fprintf(out, "%d,%s,%s,%s,%s,%d,%q\n", ev.EventTime.Sub(first).Milliseconds(), ev.ReportingController, ev.Reason, ev.Regarding.Kind, ev.Regarding.Name, count, ev.Note)
+		}
+		return nil
+	})
+}
+
+// dump writes what write produces to $BENCH_DUMP/name, if BENCH_DUMP is set.
+func dump(b *testing.B, name string, write func(*strings.Builder) error) {
 	dir := os.Getenv(envDump)
 	if dir == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	events := &eventsv1.EventList{}
-	if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
-		b.Errorf("dump events: %v", err)
+	var out strings.Builder
+	path := filepath.Join(dir, name)
+	if err := write(&out); err != nil {
+		b.Errorf("dump %s: %v", path, err)
 		return
 	}
-	var out strings.Builder
-	out.WriteString("at,reporter,reason,kind,name,count,message\n")
-	for _, ev := range events.Items {
-		count := int32(1)
-		if ev.Series != nil {
-			count = ev.Series.Count
-		}
-		fmt.Fprintf(&out, "%d,%s,%s,%s,%s,%d,%q\n", ev.EventTime.Sub(first).Milliseconds(), ev.ReportingController, ev.Reason, ev.Regarding.Kind, ev.Regarding.Name, count, ev.Note)
-	}
-	path := filepath.Join(dir, scenario+"-events.csv")
 	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
-		b.Errorf("dump events: %v", err)
+		b.Errorf("dump %s: %v", path, err)
+		return
 	}
+	b.Logf("dumped %s", path)
 }

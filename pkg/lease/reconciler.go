@@ -210,10 +210,10 @@ func lost(reason, message string) outcome {
 }
 
 // whileActive keeps a granted lease until its end time, gives up its placeholder shortly
-// before (releaseAt), and ends it early if its placeholder is lost.
+// before (Lease.ReleaseTime), and ends it early if its placeholder is lost.
 func (r *Reconciler) whileActive(ctx context.Context, lease *jumpstarterv1alpha1.Lease, pod *corev1.Pod, now time.Time) (reconcile.Result, error) {
 	end := lease.EffectiveEndTime()
-	release := r.releaseAt(end)
+	release := lease.ReleaseTime(r.ReleaseAhead)
 	if preempted, ok := preemption(pod); ok {
 		return r.end(ctx, lease, preempted)
 	}
@@ -246,15 +246,6 @@ func (r *Reconciler) exporterDeleted(ctx context.Context, lease *jumpstarterv1al
 		return lost(jumpstarterv1alpha1.LeaseReasonExporterDeleted, fmt.Sprintf("exporter %s was deleted", lease.Status.ExporterRef.Name)), true
 	}
 	return outcome{}, false
-}
-
-// releaseAt is when a lease ending at end gives up its placeholder: zero if it has no end
-// time or releasing ahead is off.
-func (r *Reconciler) releaseAt(end time.Time) time.Time {
-	if end.IsZero() || r.ReleaseAhead <= 0 {
-		return time.Time{}
-	}
-	return end.Add(-r.ReleaseAhead)
 }
 
 // preemption is the outcome of a placeholder that the scheduler preempted.
@@ -458,8 +449,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	klog.FromContext(ctx).V(2).Info("Lease granted", "lease", klog.KObj(lease), "exporter", exporter)
 	// The delay counts from now, after the write: from the stamp taken before it, a lease
 	// would end late by the write's round trip (200 ms at p50 in the load benchmark).
-	end := lease.EffectiveEndTime()
-	return requeueUrgentlyAt(cmp.Or(r.releaseAt(end), end), r.Clock.Now()), nil
+	return requeueUrgentlyAt(cmp.Or(lease.ReleaseTime(r.ReleaseAhead), lease.EffectiveEndTime()), r.Clock.Now()), nil
 }
 
 // end ends the lease: the status and the placeholder's deletion at the same time (which

@@ -166,11 +166,12 @@ func (s *Server) UpdateLease(ctx context.Context, req *clientv1.UpdateLeaseReque
 // checkExtension refuses to move an active lease's end later once it is within ReleaseAhead of
 // its end: the exporter is on its way to the next lease already.
 func (s *Server) checkExtension(before, after *jumpstarterv1alpha1.Lease) error {
-	oldEnd, newEnd := before.EffectiveEndTime(), after.EffectiveEndTime()
-	if s.ReleaseAhead <= 0 || before.Status.ExporterRef == nil || oldEnd.IsZero() || !newEnd.After(oldEnd) {
+	release, oldEnd := before.ReleaseTime(s.ReleaseAhead), before.EffectiveEndTime()
+	if release.IsZero() || before.Status.ExporterRef == nil || !after.EffectiveEndTime().After(oldEnd) {
 		return nil
 	}
-	if left := oldEnd.Sub(s.now()); left < s.ReleaseAhead {
+	if now := s.now(); !now.Before(release) {
+		left := oldEnd.Sub(now)
 		return status.Errorf(codes.FailedPrecondition,
 			"lease %q ends in %s and is handing its exporter to the next lease already; extend a lease more than %s before its end",
 			leaseapi.FormatLeaseName(before.Namespace, before.Name), max(left, 0).Round(time.Millisecond), s.ReleaseAhead)
