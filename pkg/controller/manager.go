@@ -125,7 +125,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	}
 	agent := &nodeagent.Agent{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-node-agent"), Clock: realClock,
-		LeaseView: leases.View,
+		LeaseView: leases.View, OwnGrants: leases.OwnGrants,
 	}
 	leases.Admitter = agent
 	if err := agent.SetupWithManager(mgr); err != nil {

@@ -190,6 +190,16 @@ func (r *Reconciler) admission(ctx context.Context, pod *corev1.Pod) (nodeagent.
 	return r.Admitter.Admit(ctx, pod)
 }
 
+// OwnGrants lists the leases of the namespace that this reconciler last wrote as granted the
+// exporter and not ended, whether or not the cache shows that write yet. The node agent reads
+// them through View.
+func (r *Reconciler) OwnGrants(namespace, exporter string) []types.NamespacedName {
+	return r.written.Keys(func(lease *jumpstarterv1alpha1.Lease) bool {
+		return lease.Namespace == namespace && !lease.Status.Ended &&
+			lease.Status.ExporterRef != nil && lease.Status.ExporterRef.Name == exporter
+	})
+}
+
 // View returns the freshest copy of a lease this reconciler knows: its own last write while
 // the cache does not show it yet, else the given (cached) copy. The node agent reads leases
 // through it.

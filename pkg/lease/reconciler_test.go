@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -418,5 +419,38 @@ func TestGrantRequeueCountsFromAfterTheWrite(t *testing.T) {
 	}
 	if want := time.Minute - writeTakes; res.RequeueAfter != want {
 		t.Errorf("requeue after %v, want %v (the lease's end, counted from after the grant's write)", res.RequeueAfter, want)
+	}
+}
+
+// TestOwnGrants: the node agent learns of a grant from this reconciler's own writes, before the
+// cache shows it, and stops counting the lease once its end is written.
+func TestOwnGrants(t *testing.T) {
+	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
+	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
+	h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
+	l1 := []types.NamespacedName{{Namespace: "lab", Name: "l1"}}
+
+	h.reconcile("l1")
+	h.bindAndAccept("l1", virtualnode.NodeName("lab", "e1"))
+	h.reconcile("l1")
+	steps := []struct {
+		name                string
+		namespace, exporter string
+		want                []types.NamespacedName
+	}{
+		{"granted", "lab", "e1", l1},
+		{"another exporter", "lab", "e2", nil},
+		{"another namespace", "other", "e1", nil},
+	}
+	for _, s := range steps {
+		if got := h.rec.OwnGrants(s.namespace, s.exporter); !equality.Semantic.DeepEqual(got, s.want) {
+			t.Errorf("%s: OwnGrants(%s, %s) = %v, want %v", s.name, s.namespace, s.exporter, got, s.want)
+		}
+	}
+
+	h.clock.Step(time.Minute)
+	h.reconcile("l1")
+	if got := h.rec.OwnGrants("lab", "e1"); len(got) != 0 {
+		t.Errorf("after the end: OwnGrants = %v, want none", got)
 	}
 }

@@ -185,16 +185,40 @@ func firstRunning(pods []*corev1.Pod) *corev1.Pod {
 // grantedLeases are the leases of the exporter's namespace granted the exporter and not ended,
 // as LeaseView shows them: the freshest copy this process knows (the lease controller's own
 // writes before the cache shows them), or after a restart the cache alone, which is what makes
-// the decisions below hold across restarts.
+// the decisions below hold across restarts. The cache's index finds leases by the exporter the
+// cache shows them granted; a grant this process wrote that the cache does not show yet comes
+// from OwnGrants. Without it, a lease whose placeholder was released ahead within a second of
+// its grant, on a lagging cache, blocked nobody: its exporter went to the next lease while it
+// was still Ready.
 func (a *Agent) grantedLeases(ctx context.Context, namespace, exporter string) ([]*jumpstarterv1alpha1.Lease, error) {
 	list := &jumpstarterv1alpha1.LeaseList{}
 	if err := a.Client.List(ctx, list, client.InNamespace(namespace),
 		client.MatchingFields{virtualnode.LeaseExporterIndex: exporter}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list leases of exporter %s/%s: %w", namespace, exporter, err)
 	}
-	var granted []*jumpstarterv1alpha1.Lease
+	candidates := make([]*jumpstarterv1alpha1.Lease, 0, len(list.Items))
+	indexed := make(map[types.NamespacedName]bool, len(list.Items))
 	for i := range list.Items {
-		lease := &list.Items[i]
+		candidates = append(candidates, &list.Items[i])
+		indexed[client.ObjectKeyFromObject(&list.Items[i])] = true
+	}
+	if a.OwnGrants != nil {
+		for _, key := range a.OwnGrants(namespace, exporter) {
+			if indexed[key] {
+				continue
+			}
+			lease := &jumpstarterv1alpha1.Lease{}
+			if err := a.Client.Get(ctx, key, lease); err != nil {
+				if apierrors.IsNotFound(err) {
+					continue // deleted
+				}
+				return nil, fmt.Errorf("get lease %s: %w", key, err)
+			}
+			candidates = append(candidates, lease)
+		}
+	}
+	var granted []*jumpstarterv1alpha1.Lease
+	for _, lease := range candidates {
 		if a.LeaseView != nil {
 			lease = a.LeaseView(lease)
 		}

@@ -55,6 +55,9 @@ type Agent struct {
 	// LeaseView returns the freshest copy of a lease this process knows (the lease
 	// controller's own writes, before the cache shows them); nil reads the cache alone.
 	LeaseView func(*jumpstarterv1alpha1.Lease) *jumpstarterv1alpha1.Lease
+	// OwnGrants lists the leases this process last wrote as granted the exporter and not
+	// ended, which the cache's index may not show yet; nil reads the cache alone.
+	OwnGrants func(namespace, exporter string) []types.NamespacedName
 
 	mu sync.Mutex
 	// accepted is the placeholder admitted last on each node (decide). The cache may not show

@@ -269,3 +269,58 @@ func TestAdmitBlockedUntilTheHolderIsDue(t *testing.T) {
 		})
 	}
 }
+
+// TestAdmitBlockedByAGrantTheCacheHasNotSeen: the lease controller granted a lease the exporter
+// and the lease released its placeholder ahead of its end, all before the cache showed the
+// grant (so the cache's index does not find the lease by the exporter). The next placeholder
+// is blocked all the same, through the lease controller's own writes, until that lease ends.
+func TestAdmitBlockedByAGrantTheCacheHasNotSeen(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{
+		jumpstarterv1alpha1.LabelExporterNamespace: "lab", jumpstarterv1alpha1.LabelExporterName: "e1",
+	}}}
+	cachedPending := &jumpstarterv1alpha1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "old", UID: "lease-old"},
+		Spec:       jumpstarterv1alpha1.LeaseSpec{Duration: &metav1.Duration{Duration: time.Minute}},
+	}
+	granted := cachedPending.DeepCopy()
+	granted.Status = jumpstarterv1alpha1.LeaseStatus{ExporterRef: &corev1.LocalObjectReference{Name: "e1"}, PlaceholderPod: "gone",
+		BeginTime: ptr.To(metav1.NewMicroTime(now))}
+	oldKey := types.NamespacedName{Namespace: "lab", Name: "old"}
+	next := pod("next", 0, corev1.PodPending, true)
+
+	tests := []struct {
+		name         string
+		ownGrants    []types.NamespacedName
+		view         *jumpstarterv1alpha1.Lease // the lease controller's copy of "old"
+		wantAdmitted bool
+	}{
+		{"granted by this process, cache behind: blocked", []types.NamespacedName{oldKey}, granted, false},
+		{"ended by this process since: admitted", []types.NamespacedName{oldKey}, func() *jumpstarterv1alpha1.Lease {
+			l := granted.DeepCopy()
+			l.Status.Ended = true
+			return l
+		}(), true},
+		{"a listed lease that is gone from the cache blocks nobody", []types.NamespacedName{{Namespace: "lab", Name: "deleted"}}, granted, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			agent, _ := newAgent(t, node, next.DeepCopy(), cachedPending.DeepCopy())
+			agent.OwnGrants = func(namespace, exporter string) []types.NamespacedName {
+				if namespace != "lab" || exporter != "e1" {
+					t.Errorf("OwnGrants(%s, %s), want (lab, e1)", namespace, exporter)
+				}
+				return tt.ownGrants
+			}
+			agent.LeaseView = func(l *jumpstarterv1alpha1.Lease) *jumpstarterv1alpha1.Lease {
+				if l.Name == "old" {
+					return tt.view.DeepCopy()
+				}
+				return l
+			}
+			a, err := agent.Admit(context.Background(), next)
+			if err != nil || a.Admitted != tt.wantAdmitted || a.Blocked == tt.wantAdmitted {
+				t.Fatalf("Admit(next) = %+v, %v; want admitted=%v", a, err, tt.wantAdmitted)
+			}
+		})
+	}
+}
