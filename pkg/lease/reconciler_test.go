@@ -137,10 +137,20 @@ func TestLeaseLifecycle(t *testing.T) {
 	}
 
 	h.clock.Step(time.Minute)
-	h.reconcile("l1")
+	res = h.reconcile("l1")
 	got = h.lease("l1")
-	if !got.Status.Ended || got.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" || got.Status.EndTime == nil {
-		t.Fatalf("not ended: labels %v status %+v", got.Labels, got.Status)
+	if !got.Status.Ended || got.Status.EndTime == nil {
+		t.Fatalf("not ended: status %+v", got.Status)
+	}
+	if got.Labels[jumpstarterv1alpha1.LabelLeaseEnded] == "true" {
+		t.Errorf("the end's reconcile also wrote the ended label; that waits for a reconcile of its own")
+	}
+	if res.RequeueAfter != labelEndedDelay || res.Priority == nil || *res.Priority != labelEndedPriority {
+		t.Errorf("after the end: %+v, want a requeue after %v at priority %d for the label", res, labelEndedDelay, labelEndedPriority)
+	}
+	h.reconcile("l1")
+	if got = h.lease("l1"); got.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
+		t.Fatalf("ended lease not labelled: labels %v", got.Labels)
 	}
 	if c := meta.FindStatusCondition(got.Status.Conditions, jumpstarterv1alpha1.LeaseConditionReady); c == nil || c.Status != metav1.ConditionFalse || c.Reason != jumpstarterv1alpha1.LeaseReasonExpired {
 		t.Errorf("Ready condition after expiry: %+v", c)
