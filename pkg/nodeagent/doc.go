@@ -16,5 +16,8 @@
 // granted the exporter has not ended (as the lease controller's own writes, or the cache after
 // a restart, show it) and its placeholder is gone, nobody is admitted or refused on that node
 // (Admission.Blocked); asked again when the lease is due to end (Admission.RetryAfter) and
-// shortly after, the next placeholder is admitted once the end is written. So no watcher ever sees two leases Ready on one exporter.
+// shortly after, the next placeholder is admitted once the end is written. So no watcher ever
+// sees two leases Ready on one exporter. Such a lease is found by its exporter through the
+// cache's index and, for a grant the cache does not show yet, through the lease controller's
+// own writes (OwnGrants): a lease may release its placeholder within a second of its grant.
 package nodeagent
