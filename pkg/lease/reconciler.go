@@ -93,6 +93,9 @@ type Reconciler struct {
 	written ownwrites.Log[*jumpstarterv1alpha1.Lease]
 	// queueKeys remembers each waiting lease's queue key for queue positions.
 	queueKeys queueKeys
+	// grants indexes this reconciler's own grant writes by exporter, for the node agent
+	// (OwnGrants).
+	grants grantIndex
 	// deleted remembers the placeholders this reconciler deleted: an ended lease is reconciled
 	// again (its end's watch event) before the cache shows the pod gone, and deleting it again
 	// only earned a 404.
@@ -111,6 +114,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, lease); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.written.Forget(req.NamespacedName)
+			r.grants.forget(req.NamespacedName)
 			r.queueKeys.forget(req.NamespacedName)
 			r.deleted.forget(req.NamespacedName)
 		}
@@ -194,10 +198,7 @@ func (r *Reconciler) admission(ctx context.Context, pod *corev1.Pod) (nodeagent.
 // exporter and not ended, whether or not the cache shows that write yet. The node agent reads
 // them through View.
 func (r *Reconciler) OwnGrants(namespace, exporter string) []types.NamespacedName {
-	return r.written.Keys(func(lease *jumpstarterv1alpha1.Lease) bool {
-		return lease.Namespace == namespace && !lease.Status.Ended &&
-			lease.Status.ExporterRef != nil && lease.Status.ExporterRef.Name == exporter
-	})
+	return r.grants.leases(types.NamespacedName{Namespace: namespace, Name: exporter})
 }
 
 // View returns the freshest copy of a lease this reconciler knows: its own last write while
@@ -543,6 +544,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, base, lease *jumpstarterv1
 		return fmt.Errorf("update status of lease %s: %w", klog.KObj(lease), err)
 	}
 	r.written.Wrote(client.ObjectKeyFromObject(lease), base.ResourceVersion, lease)
+	r.grants.record(lease)
 	return nil
 }
 

@@ -67,19 +67,3 @@ func (l *Log[T]) Len() int {
 	defer l.mu.Unlock()
 	return len(l.entries)
 }
-
-// Keys lists the objects whose last write by this process matches. An index over the cache
-// misses a write the cache does not show yet; a caller that must not miss one (the node agent
-// looking for the lease that holds an exporter) asks the log too, then reads each object
-// through Fresh.
-func (l *Log[T]) Keys(match func(written T) bool) []types.NamespacedName {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var keys []types.NamespacedName
-	for key, e := range l.entries {
-		if match(e.written) {
-			keys = append(keys, key)
-		}
-	}
-	return keys
-}
