@@ -518,15 +518,18 @@ func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha
 	return r.labelEnded(ctx, lease)
 }
 
-// labelEnded sets the ended label, by which clients list leases that are over.
+// labelEnded sets the ended label, by which clients list leases that are over. It is this
+// reconciler's last write of the lease, so the lease's own-writes record goes with it: nothing
+// reads that record again unless the lease is reconciled again (its spec changes, or the
+// periodic resync), and kept, it held a copy of every ended lease for hours. Should a stale
+// cache wake the lease meanwhile, the label is written again, which changes nothing.
 func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
 	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
 		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
-		replaced := lease.ResourceVersion
 		if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
 			return fmt.Errorf("label ended lease %s: %w", klog.KObj(lease), err)
 		}
-		r.written.Wrote(client.ObjectKeyFromObject(lease), replaced, lease)
+		r.written.Forget(client.ObjectKeyFromObject(lease))
 	}
 	return nil
 }

@@ -152,6 +152,9 @@ func TestLeaseLifecycle(t *testing.T) {
 	if got = h.lease("l1"); got.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
 		t.Fatalf("ended lease not labelled: labels %v", got.Labels)
 	}
+	if n := h.rec.written.Len(); n != 0 {
+		t.Errorf("%d own-write records kept after the lease's last write (its label), want none", n)
+	}
 	if c := meta.FindStatusCondition(got.Status.Conditions, jumpstarterv1alpha1.LeaseConditionReady); c == nil || c.Status != metav1.ConditionFalse || c.Reason != jumpstarterv1alpha1.LeaseReasonExpired {
 		t.Errorf("Ready condition after expiry: %+v", c)
 	}
