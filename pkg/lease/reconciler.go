@@ -123,7 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	lease = r.written.Fresh(req.NamespacedName, lease)
 	if lease.Status.Ended {
 		r.queueKeys.forget(req.NamespacedName)
-		return reconcile.Result{}, r.cleanupEnded(ctx, lease)
+		return r.cleanupEnded(ctx, lease)
 	}
 	now := r.Clock.Now()
 
@@ -511,28 +511,37 @@ func (r *Reconciler) deletePlaceholder(ctx context.Context, key types.Namespaced
 }
 
 // cleanupEnded deletes an ended lease's placeholder and labels the lease; safe to repeat.
-func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (reconcile.Result, error) {
 	if err := r.deletePlaceholder(ctx, client.ObjectKeyFromObject(lease)); err != nil {
-		return err
+		return reconcile.Result{}, err
 	}
 	return r.labelEnded(ctx, lease)
 }
 
-// labelEnded sets the ended label, by which clients list leases that are over. It is this
-// reconciler's last write of the lease, so the lease's own-writes record goes with it: nothing
-// reads that record again unless the lease is reconciled again (its spec changes, or the
-// periodic resync), and kept, it held a copy of every ended lease for hours. Should a stale
-// cache wake the lease meanwhile, the label is written again, which changes nothing.
-func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
-	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
-		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
-		if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			return fmt.Errorf("label ended lease %s: %w", klog.KObj(lease), err)
-		}
-		r.written.Forget(client.ObjectKeyFromObject(lease))
+// labelEnded sets the ended label, by which clients list leases that are over. The label is
+// this reconciler's last write of the lease, and its own-writes record would outlive it: only
+// a reconcile drops a record, once the cache shows the write, and nothing wakes an ended lease
+// again before the periodic resync hours later, so the controller held a copy of every ended
+// lease. One more reconcile, once the cache has surely caught up (ownWriteSettle), drops it.
+// Dropping it at once instead would let a lagging cache show the node agent the lease as not
+// ended yet, and block the exporter's next lease until the cache caught up.
+func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (reconcile.Result, error) {
+	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] == "true" {
+		return reconcile.Result{}, nil
 	}
-	return nil
+	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
+	replaced := lease.ResourceVersion
+	if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return reconcile.Result{}, fmt.Errorf("label ended lease %s: %w", klog.KObj(lease), err)
+	}
+	r.written.Wrote(client.ObjectKeyFromObject(lease), replaced, lease)
+	return reconcile.Result{RequeueAfter: ownWriteSettle, Priority: ptr.To(refreshPriority)}, nil
 }
+
+// ownWriteSettle is how long after an ended lease's label the reconciler looks at the lease
+// once more, to drop its own-writes record: the cache shows a write within a second even under
+// the load benchmark.
+const ownWriteSettle = 10 * time.Second
 
 // patchStatus writes the status if it changed, with an optimistic lock (the resourceVersion of
 // the copy it was decided on): a decision taken on a stale copy of the lease fails with a

@@ -148,9 +148,15 @@ func TestLeaseLifecycle(t *testing.T) {
 	if res.RequeueAfter != labelEndedDelay || res.Priority == nil || *res.Priority != labelEndedPriority {
 		t.Errorf("after the end: %+v, want a requeue after %v at priority %d for the label", res, labelEndedDelay, labelEndedPriority)
 	}
-	h.reconcile("l1")
+	res = h.reconcile("l1")
 	if got = h.lease("l1"); got.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
 		t.Fatalf("ended lease not labelled: labels %v", got.Labels)
+	}
+	if res.RequeueAfter != ownWriteSettle {
+		t.Errorf("after the label: %+v, want a last look after %v", res, ownWriteSettle)
+	}
+	if res = h.reconcile("l1"); !res.IsZero() {
+		t.Errorf("the last look: %+v, want nothing more", res)
 	}
 	if n := h.rec.written.Len(); n != 0 {
 		t.Errorf("%d own-write records kept after the lease's last write (its label), want none", n)
