@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
 // grantIndex remembers, per exporter, the leases whose last status this reconciler wrote says
@@ -25,10 +26,13 @@ func (g *grantIndex) record(lease *jumpstarterv1alpha1.Lease) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.forgetLocked(key)
-	if lease.Status.Ended || lease.Status.ExporterRef == nil {
+	// The cache's index by exporter files a lease by the same rule; this one covers what the
+	// cache does not show yet.
+	held := virtualnode.LeaseExporterIndexFunc(lease)
+	if len(held) == 0 {
 		return
 	}
-	exporter := types.NamespacedName{Namespace: lease.Namespace, Name: lease.Status.ExporterRef.Name}
+	exporter := types.NamespacedName{Namespace: lease.Namespace, Name: held[0]}
 	if g.byExporter == nil {
 		g.byExporter = map[types.NamespacedName]map[types.NamespacedName]struct{}{}
 		g.exporterOf = map[types.NamespacedName]types.NamespacedName{}

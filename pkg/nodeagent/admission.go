@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -222,7 +223,7 @@ func (a *Agent) grantedLeases(ctx context.Context, namespace, exporter string) (
 		if a.LeaseView != nil {
 			lease = a.LeaseView(lease)
 		}
-		if !lease.Status.Ended && lease.Status.ExporterRef != nil && lease.Status.ExporterRef.Name == exporter {
+		if slices.Contains(virtualnode.LeaseExporterIndexFunc(lease), exporter) {
 			granted = append(granted, lease)
 		}
 	}
