@@ -225,6 +225,7 @@ func TestExpiryAndRelease(t *testing.T) {
 		Assess("expires at its end time", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			ns := newNamespace(ctx, t, "expiry")
 			createExporter(ctx, t, ns, "e1", rpi4, true, true)
+			before := controllerMetrics(ctx, t)
 			createLease(ctx, t, support.NewLease(ns, "short", rpi4, 2*time.Second))
 			granted := waitLease(ctx, t, ns, "short", support.IsReady)
 			expired := support.HasCondition(jumpstarterv1alpha1.LeaseConditionReady, metav1.ConditionFalse, jumpstarterv1alpha1.LeaseReasonExpired)
@@ -240,6 +241,31 @@ func TestExpiryAndRelease(t *testing.T) {
 				t.Errorf("a 2 s lease was held for %v", held)
 			}
 			assertPodGone(ctx, t, ns, lease.PlaceholderName("short"))
+
+			// The controller's metrics saw it. Other tests share the controller, so the
+			// process-wide counters only grow; the gauge of this namespace is exact.
+			after := controllerMetrics(ctx, t)
+			for _, m := range []struct {
+				name   string
+				labels map[string]string
+			}{
+				{"jumpstarter_lease_grants_total", nil},
+				{"jumpstarter_lease_wait_seconds", nil},
+				{"jumpstarter_lease_ends_total", map[string]string{"reason": jumpstarterv1alpha1.LeaseReasonExpired}},
+				{"jumpstarter_lease_end_delay_seconds", nil},
+			} {
+				if metricValue(after, m.name, m.labels) < metricValue(before, m.name, m.labels)+1 {
+					t.Errorf("did not grow by the lease: %s", metricsDelta(before, after, m.name, m.labels))
+				}
+			}
+			// The gauge reads the controller's cache, which may see the end a moment after us.
+			endedHere := map[string]string{"namespace": ns, "phase": "Ended"}
+			err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+				return metricValue(controllerMetrics(ctx, t), "jumpstarter_leases", endedHere) == 1, nil
+			})
+			if err != nil {
+				t.Errorf("jumpstarter_leases%v: %v -> never 1", endedHere, metricValue(after, "jumpstarter_leases", endedHere))
+			}
 			return ctx
 		}).
 		Assess("expiry hands the exporter on: the next placeholder is bound before the end, granted after it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

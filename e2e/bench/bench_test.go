@@ -78,8 +78,6 @@ type env struct {
 	// on a connection of its own, as a user's watch would be, not behind the benchmark's own
 	// burst of creates (package kubeconn).
 	watchClient client.WithWatch
-	// controllerMetricsPort serves the controller's metrics; 0 when they are off.
-	controllerMetricsPort int
 }
 
 func startEnv(b *testing.B) *env {
@@ -95,16 +93,8 @@ func startEnv(b *testing.B) *env {
 		extraArgs[lab.Controller] = append(extraArgs[lab.Controller], "--vmodule="+m)
 		extraArgs[lab.Scheduler] = append(extraArgs[lab.Scheduler], "--vmodule="+m)
 	}
-	metricsPort := 0
 	if os.Getenv(envKeepLab) != "" {
-		// The lab turns the controller's metrics off; serve them to save them at the end.
-		ports, err := lab.FreePorts(1)
-		if err != nil {
-			b.Fatal(err)
-		}
-		metricsPort = ports[0]
-		extraArgs[lab.Controller] = append(extraArgs[lab.Controller], fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort))
-		// And let it be profiled while it runs (its pprof port is logged).
+		// Let the controller be profiled while it runs (its pprof port is logged).
 		pprofPorts, err := lab.FreePorts(1)
 		if err != nil {
 			b.Fatal(err)
@@ -116,7 +106,7 @@ func startEnv(b *testing.B) *env {
 	if err != nil {
 		b.Fatalf("start lab: %v", err)
 	}
-	e := &env{lab: l, controllerMetricsPort: metricsPort}
+	e := &env{lab: l}
 	if e.client, err = support.NewClient(l.RESTConfig()); err == nil {
 		e.fleetClient, err = support.NewClient(kubeconn.Own(l.RESTConfig()))
 	}
@@ -168,10 +158,11 @@ func (e *env) saveMetrics(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(e.lab.Dir(), "logs", "kube-apiserver.metrics"), data, 0o644); err != nil {
 		return err
 	}
-	if e.controllerMetricsPort == 0 {
+	url := e.lab.MetricsURL(lab.Controller)
+	if url == "" {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", e.controllerMetricsPort), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}

@@ -48,8 +48,8 @@
 // release) or a timeout fails it.
 //
 // To see where time goes: BENCH_KEEP_LAB=1 keeps the lab folders whole (by default their etcd
-// data is removed) and saves the metrics of the apiserver and of the controller (whose metrics
-// endpoint it turns on) next to the logs; BENCH_V=3 raises the log verbosity of our controller
-// and scheduler (grants, ends, client-side throttling), at a cost in CPU that makes the figures
-// incomparable. The lab folders are logged (go test -v).
+// data is removed), saves the metrics of the apiserver and of the controller next to the logs,
+// and serves the controller's pprof (its port is logged); BENCH_V=3 raises the log verbosity
+// of our controller and scheduler (grants, ends, client-side throttling), at a cost in CPU that
+// makes the figures incomparable. The lab folders are logged (go test -v).
 package bench

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -122,6 +123,11 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	leases := &lease.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
 		Clock: realClock, QueueRefresh: opts.QueueRefresh, ReleaseAhead: opts.ReleaseAhead,
+		Metrics: lease.NewMetrics(mgr.GetClient()),
+	}
+	// The manager's metrics endpoint serves controller-runtime's registry.
+	if err := leases.Metrics.Register(ctrlmetrics.Registry); err != nil {
+		return nil, fmt.Errorf("register lease metrics: %w", err)
 	}
 	agent := &nodeagent.Agent{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-node-agent"), Clock: realClock,

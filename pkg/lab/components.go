@@ -73,14 +73,16 @@ type labPorts struct {
 	// router serves gRPC on TCP and QUIC on UDP; a TCP port free below the ephemeral range is
 	// as good as certain to be free for UDP too.
 	router, routerHealth int
+	// The metrics endpoints of our controller and router (Lab.MetricsURL).
+	controllerMetrics, routerMetrics int
 }
 
 func pickPorts() (labPorts, error) {
-	p, err := FreePorts(9)
+	p, err := FreePorts(11)
 	if err != nil {
 		return labPorts{}, err
 	}
-	return labPorts{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]}, nil
+	return labPorts{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10]}, nil
 }
 
 // componentPlan is how to run one component.
@@ -183,11 +185,11 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 			"--leader-elect=true",
 			"--leader-election-namespace=kube-system",
 			"--health-probe-bind-address=" + hostPort(ports.controllerHealth),
-			"--metrics-bind-address=0",
+			"--metrics-bind-address=" + hostPort(ports.controllerMetrics),
 		}
 		c.Args = append(c.Args, grpcArgs(dir, ports.controllerGRPC)...)
 		c.Args = append(c.Args, "--router-endpoint="+hostPort(ports.router), "--router-key-file="+p.routerKey())
-		c.Ports = map[string]int{"health": ports.controllerHealth, portGRPC: ports.controllerGRPC}
+		c.Ports = map[string]int{"health": ports.controllerHealth, portGRPC: ports.controllerGRPC, portMetrics: ports.controllerMetrics}
 		c.ReadyURL = "http://" + hostPort(ports.controllerHealth) + "/readyz"
 		plan.ours = true
 		c.ReadyTimeout = controllerReadyTimeout
@@ -202,9 +204,9 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 			// does so as the controller, which may.
 			"--kubeconfig=" + kubeconfigPath(dir, "controller"),
 			"--health-probe-bind-address=" + hostPort(ports.routerHealth),
-			"--metrics-bind-address=0",
+			"--metrics-bind-address=" + hostPort(ports.routerMetrics),
 		}
-		c.Ports = map[string]int{portRouter: ports.router, "health": ports.routerHealth}
+		c.Ports = map[string]int{portRouter: ports.router, "health": ports.routerHealth, portMetrics: ports.routerMetrics}
 		c.ReadyURL = "http://" + hostPort(ports.routerHealth) + "/readyz"
 		plan.ours = true
 		c.ReadyTimeout = routerReadyTimeout

@@ -28,10 +28,11 @@ const (
 	routerCert         = "router"
 )
 
-// Roles of the gRPC ports in ComponentState.Ports.
+// Roles of ports in ComponentState.Ports.
 const (
-	portGRPC   = "grpc"
-	portRouter = "router"
+	portGRPC    = "grpc"
+	portRouter  = "router"
+	portMetrics = "metrics"
 )
 
 // RouterEndpoint is the host:port of the router (gRPC on TCP, QUIC on UDP) that the controller
@@ -56,6 +57,18 @@ func (l *Lab) GRPCEndpoint() string {
 		return ""
 	}
 	return hostPort(c.Ports[portGRPC])
+}
+
+// MetricsURL is the Prometheus endpoint of our controller or router (Controller, Router);
+// empty when the lab has no such component or started it without one.
+func (l *Lab) MetricsURL(component string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.state.Component(component)
+	if c == nil || c.Ports[portMetrics] == 0 {
+		return ""
+	}
+	return "http://" + hostPort(c.Ports[portMetrics]) + "/metrics"
 }
 
 // PublishCA puts the lab CA into namespace as the ConfigMap that `jmpctl admin create` reads

@@ -502,6 +502,11 @@ func (l *Lab) Summary() string {
 	if endpoint := l.GRPCEndpoint(); endpoint != "" {
 		fmt.Fprintf(&b, "gRPC endpoint: %s (CA %s)\n", endpoint, l.CACertPath())
 	}
+	for _, name := range []string{Controller, Router} {
+		if url := l.MetricsURL(name); url != "" {
+			fmt.Fprintf(&b, "%s metrics: %s\n", name, url)
+		}
+	}
 	fmt.Fprintf(&b, "Kubeconfig: %s\n", l.KubeconfigPath())
 	fmt.Fprintf(&b, "  export KUBECONFIG=%s\n", l.KubeconfigPath())
 	fmt.Fprintf(&b, "  alias kubectl='%s --kubeconfig %s'\n", l.KubectlPath(), l.KubeconfigPath())

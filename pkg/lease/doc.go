@@ -22,4 +22,7 @@
 // so it is never granted again. The reconciler reads its own last status write until the
 // cache shows it (package ownwrites): a lease is often woken again before the watch brings
 // that write back, and a decision on the stale copy would only cost a conflict.
+//
+// Metrics counts grants and ends as their status writes succeed, with how long leases waited
+// and how late expiring ones ended, and serves a gauge of leases by phase from the cache.
 package lease

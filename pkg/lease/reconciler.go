@@ -86,6 +86,8 @@ type Reconciler struct {
 	// the lease is granted on the binding. Without one, the grant waits for the node agent to
 	// mark the placeholder Running.
 	Admitter Admitter
+	// Metrics, if set, count grants and ends.
+	Metrics *Metrics
 
 	// written lets a reconcile see this controller's own last write of a lease before the
 	// cache does: a lease is woken again (its placeholder appeared, or was deleted) often
@@ -456,6 +458,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
+	r.Metrics.granted(lease, now)
 	r.Recorder.Eventf(lease, pod, corev1.EventTypeNormal, EventGranted, "Grant", "exporter %s granted", exporter)
 	klog.FromContext(ctx).V(2).Info("Lease granted", "lease", klog.KObj(lease), "exporter", exporter)
 	// The delay counts from now, after the write: from the stamp taken before it, a lease
@@ -475,20 +478,34 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 // expiry are checked before the placeholder.
 func (r *Reconciler) end(ctx context.Context, lease *jumpstarterv1alpha1.Lease, o outcome) (reconcile.Result, error) {
 	base := lease.DeepCopy()
-	setEnded(lease, o, metav1.NewMicroTime(r.Clock.Now()))
+	now := r.Clock.Now()
+	setEnded(lease, o, metav1.NewMicroTime(now))
 	deleted := make(chan error, 1)
 	key := client.ObjectKeyFromObject(lease) // the patch below rewrites lease from the response
 	go func() { deleted <- r.deletePlaceholder(ctx, key) }()
 	err := r.patchStatus(ctx, base, lease)
-	if delErr := <-deleted; err == nil {
-		err = delErr
-	}
+	delErr := <-deleted
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	// The end is written: tell it whatever became of the deletion, which the ended lease's
+	// next reconcile retries (cleanupEnded) without coming here again.
+	r.Metrics.ended(o.reason, expiryDue(base, o), now)
 	r.Recorder.Eventf(lease, nil, o.eventType, o.reason, "End", o.message)
 	klog.FromContext(ctx).V(2).Info("Lease ended", "lease", klog.KObj(lease), "reason", o.reason)
+	if delErr != nil {
+		return reconcile.Result{}, delErr
+	}
 	return reconcile.Result{RequeueAfter: labelEndedDelay, Priority: ptr.To(labelEndedPriority)}, nil
+}
+
+// expiryDue is when a granted lease that expired was due to end; zero for other ends, whose
+// delay after an end time means nothing (a lease may be created with its end time passed).
+func expiryDue(lease *jumpstarterv1alpha1.Lease, o outcome) time.Time {
+	if o.reason != jumpstarterv1alpha1.LeaseReasonExpired || lease.Status.BeginTime == nil {
+		return time.Time{}
+	}
+	return lease.EffectiveEndTime()
 }
 
 // deletePlaceholder deletes the placeholder pod of the lease named key, if there is one.
