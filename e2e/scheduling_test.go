@@ -258,13 +258,29 @@ func TestExpiryAndRelease(t *testing.T) {
 					t.Errorf("did not grow by the lease: %s", metricsDelta(before, after, m.name, m.labels))
 				}
 			}
-			// The gauge reads the controller's cache, which may see the end a moment after us.
-			endedHere := map[string]string{"namespace": ns, "phase": "Ended"}
+			// The gauges read the controller's cache, which may see the end a moment after us.
+			gauges := []struct {
+				name   string
+				labels map[string]string
+			}{
+				{"jumpstarter_leases", map[string]string{"namespace": ns, "phase": "Ended"}},
+				{"jumpstarter_exporters", map[string]string{"namespace": ns, "online": "true", "enabled": "true", "leased": "false"}},
+			}
 			err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
-				return metricValue(controllerMetrics(ctx, t), "jumpstarter_leases", endedHere) == 1, nil
+				after = controllerMetrics(ctx, t)
+				for _, g := range gauges {
+					if metricValue(after, g.name, g.labels) != 1 {
+						return false, nil
+					}
+				}
+				return true, nil
 			})
 			if err != nil {
-				t.Errorf("jumpstarter_leases%v: %v -> never 1", endedHere, metricValue(after, "jumpstarter_leases", endedHere))
+				for _, g := range gauges {
+					if v := metricValue(after, g.name, g.labels); v != 1 {
+						t.Errorf("%s%v = %v, want 1", g.name, g.labels, v)
+					}
+				}
 			}
 			return ctx
 		}).

@@ -118,6 +118,10 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up virtual node reconciler: %w", err)
 	}
+	// The manager's metrics endpoint serves controller-runtime's registry.
+	if err := ctrlmetrics.Registry.Register(virtualnode.NewExporterCollector(mgr.GetClient(), realClock)); err != nil {
+		return nil, fmt.Errorf("register exporter metrics: %w", err)
+	}
 	// The node agent admits placeholders for the lease reconciler (the grant) and reads leases
 	// through it (their ends, before the cache shows them): one decision, one view.
 	leases := &lease.Reconciler{
@@ -125,7 +129,6 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 		Clock: realClock, QueueRefresh: opts.QueueRefresh, ReleaseAhead: opts.ReleaseAhead,
 		Metrics: lease.NewMetrics(mgr.GetClient()),
 	}
-	// The manager's metrics endpoint serves controller-runtime's registry.
 	if err := leases.Metrics.Register(ctrlmetrics.Registry); err != nil {
 		return nil, fmt.Errorf("register lease metrics: %w", err)
 	}
