@@ -127,7 +127,7 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	leases := &lease.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"),
 		Clock: realClock, QueueRefresh: opts.QueueRefresh, ReleaseAhead: opts.ReleaseAhead,
-		Metrics: lease.NewMetrics(mgr.GetClient()),
+		EndedRetention: opts.EndedLeaseRetention, Metrics: lease.NewMetrics(mgr.GetClient()),
 	}
 	if err := leases.Metrics.Register(ctrlmetrics.Registry); err != nil {
 		return nil, fmt.Errorf("register lease metrics: %w", err)

@@ -34,6 +34,8 @@ type Options struct {
 	// ReleaseAhead is how long before its end time an expiring lease hands its exporter on.
 	ReleaseAhead     time.Duration
 	LeaseConcurrency int
+	// EndedLeaseRetention is how long an ended lease is kept; zero keeps them.
+	EndedLeaseRetention time.Duration
 
 	// Namespace is the controller's own namespace, where the token signing key Secret lives.
 	// Empty: POD_NAMESPACE, else the leader election namespace, else DefaultNamespace.
@@ -95,24 +97,26 @@ func (o *Options) controllerNamespace() string {
 // DefaultOptions are the settings used when no flag says otherwise.
 func DefaultOptions() Options {
 	return Options{
-		MetricsAddr:       ":8080",
-		PprofAddr:         "0",
-		ProbeAddr:         ":8081",
-		LeaderElect:       false,
-		QPS:               200,
-		Burst:             400,
-		HeartbeatInterval: virtualnode.DefaultHeartbeatInterval,
-		QueueRefresh:      lease.DefaultQueueRefresh,
-		ReleaseAhead:      lease.DefaultReleaseAhead,
-		LeaseConcurrency:  lease.DefaultMaxConcurrentReconciles,
-		GRPCEndpoint:      os.Getenv(EnvGRPCEndpoint),
-		TokenIssuer:       token.DefaultIssuer,
-		TokenLifetime:     token.DefaultLifetime,
-		GRPCBindAddress:   DefaultGRPCBindAddress,
+		MetricsAddr:         ":8080",
+		PprofAddr:           "0",
+		ProbeAddr:           ":8081",
+		LeaderElect:         false,
+		QPS:                 200,
+		Burst:               400,
+		HeartbeatInterval:   virtualnode.DefaultHeartbeatInterval,
+		QueueRefresh:        lease.DefaultQueueRefresh,
+		ReleaseAhead:        lease.DefaultReleaseAhead,
+		EndedLeaseRetention: lease.DefaultEndedRetention,
+		LeaseConcurrency:    lease.DefaultMaxConcurrentReconciles,
+		GRPCEndpoint:        os.Getenv(EnvGRPCEndpoint),
+		TokenIssuer:         token.DefaultIssuer,
+		TokenLifetime:       token.DefaultLifetime,
+		GRPCBindAddress:     DefaultGRPCBindAddress,
 	}
 }
 
-// Validate checks combinations of flags: a gRPC listener needs its certificate and key.
+// Validate checks the flags: a gRPC listener needs its certificate and key, durations are not
+// negative.
 func (o *Options) Validate() error {
 	var errs []error
 	if o.GRPCBindAddress != "" && (o.GRPCTLSCertFile == "" || o.GRPCTLSKeyFile == "") {
@@ -120,6 +124,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RoutersConfigFile != "" && o.RouterEndpoint != "" {
 		errs = append(errs, errors.New("--routers-config-file and --router-endpoint exclude each other"))
+	}
+	if o.EndedLeaseRetention < 0 {
+		errs = append(errs, fmt.Errorf("--ended-lease-retention %v is negative (0 keeps ended leases)", o.EndedLeaseRetention))
 	}
 	if (o.GRPCTLSCertFile == "") != (o.GRPCTLSKeyFile == "") {
 		errs = append(errs, errors.New("--grpc-tls-cert-file and --grpc-tls-key-file go together"))
@@ -140,6 +147,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.QueueRefresh, "queue-refresh-interval", o.QueueRefresh, "how often a waiting lease refreshes its queue position")
 	fs.DurationVar(&o.ReleaseAhead, "release-ahead", o.ReleaseAhead, "how long before its end time an expiring lease gives up its placeholder, so that the next lease is scheduled onto the exporter meanwhile and granted the moment this one ends; an active lease cannot be extended within it; 0 turns it off")
 	fs.IntVar(&o.LeaseConcurrency, "lease-workers", o.LeaseConcurrency, "leases reconciled at once")
+	fs.DurationVar(&o.EndedLeaseRetention, "ended-lease-retention", o.EndedLeaseRetention, "how long an ended lease is kept (for kubectl describe, audits) before the controller deletes it; 0 keeps ended leases")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "the controller's namespace, home of the token signing key Secret (default: $"+EnvPodNamespace+", else the leader election namespace, else "+DefaultNamespace+")")
 	fs.StringVar(&o.GRPCEndpoint, "grpc-endpoint", o.GRPCEndpoint, "externally reachable host:port of the controller's gRPC service, written to client and exporter status (default: $"+EnvGRPCEndpoint+")")
 	fs.StringVar(&o.TokenIssuer, "token-issuer", o.TokenIssuer, "iss claim of the tokens the controller issues")

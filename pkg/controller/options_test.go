@@ -66,6 +66,8 @@ func TestValidateGRPCFlags(t *testing.T) {
 		{name: "other address", args: []string{"--grpc-bind-address=127.0.0.1:9000", "--grpc-tls-cert-file=tls.crt", "--grpc-tls-key-file=tls.key"}},
 		{name: "certificate without key", args: []string{"--grpc-tls-cert-file=tls.crt"}, want: "needs --grpc-tls-cert-file and --grpc-tls-key-file"},
 		{name: "key without certificate, gRPC disabled", args: []string{"--grpc-bind-address=", "--grpc-tls-key-file=tls.key"}, want: "go together"},
+		{name: "negative retention", args: []string{"--grpc-bind-address=", "--ended-lease-retention=-1h"}, want: "--ended-lease-retention -1h0m0s is negative"},
+		{name: "ended leases kept", args: []string{"--grpc-bind-address=", "--ended-lease-retention=0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

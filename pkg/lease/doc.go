@@ -23,6 +23,9 @@
 // cache shows it (package ownwrites): a lease is often woken again before the watch brings
 // that write back, and a decision on the stale copy would only cost a conflict.
 //
+// An ended lease is deleted once it has been over for EndedRetention (a week in the
+// controller), so that years of CI leases do not pile up in etcd and in every listing.
+//
 // Metrics counts grants and ends as their status writes succeed, with how long leases waited
 // and how late expiring ones ended, and serves a gauge of leases by phase from the cache.
 package lease

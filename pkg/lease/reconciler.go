@@ -88,6 +88,9 @@ type Reconciler struct {
 	Admitter Admitter
 	// Metrics, if set, count grants and ends.
 	Metrics *Metrics
+	// EndedRetention is how long an ended lease is kept before it is deleted
+	// (DefaultEndedRetention in the controller); zero keeps ended leases.
+	EndedRetention time.Duration
 
 	// written lets a reconcile see this controller's own last write of a lease before the
 	// cache does: a lease is woken again (its placeholder appeared, or was deleted) often
@@ -355,7 +358,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	base := lease.DeepCopy()
 	lease.Status.PlaceholderPod = pod.Name
 	position, queued := queuePosition(lease, leases.Items, &r.queueKeys)
-	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(position))
+	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(position), now)
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -377,7 +380,7 @@ func (r *Reconciler) waitForBeginTime(ctx context.Context, lease *jumpstarterv1a
 	}
 	base := lease.DeepCopy()
 	setWaiting(lease, jumpstarterv1alpha1.LeasePhaseScheduled, jumpstarterv1alpha1.LeaseReasonScheduled,
-		"the lease starts at "+begin.UTC().Format(time.RFC3339), nil)
+		"the lease starts at "+begin.UTC().Format(time.RFC3339), nil, now)
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -527,7 +530,8 @@ func (r *Reconciler) deletePlaceholder(ctx context.Context, key types.Namespaced
 	return nil
 }
 
-// cleanupEnded deletes an ended lease's placeholder and labels the lease; safe to repeat.
+// cleanupEnded deletes an ended lease's placeholder, labels the lease, and deletes it once its
+// retention is over; safe to repeat.
 func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (reconcile.Result, error) {
 	if err := r.deletePlaceholder(ctx, client.ObjectKeyFromObject(lease)); err != nil {
 		return reconcile.Result{}, err
@@ -544,7 +548,7 @@ func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha
 // ended yet, and block the exporter's next lease until the cache caught up.
 func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (reconcile.Result, error) {
 	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] == "true" {
-		return reconcile.Result{}, nil
+		return r.expireEnded(ctx, lease)
 	}
 	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
 	replaced := lease.ResourceVersion
