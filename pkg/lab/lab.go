@@ -381,6 +381,23 @@ func (l *Lab) StartComponent(ctx context.Context, name string) error {
 	return l.startLocked(ctx, c)
 }
 
+// RestartComponent stops a component gracefully (a controller hands over its leadership) and
+// starts it again with args as its command-line arguments, recorded in the lab's state so that
+// later starts use them too. It returns the arguments it had, to restore them the same way.
+func (l *Lab) RestartComponent(ctx context.Context, name string, args []string) (previous []string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, err := l.component(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.stopLocked(ctx, c, false); err != nil {
+		return nil, err
+	}
+	previous, c.Args = c.Args, slices.Clone(args)
+	return previous, l.startLocked(ctx, c)
+}
+
 // ProcessSpec describes an extra process that runs as part of the lab, like the demo heartbeat.
 type ProcessSpec struct {
 	Name string

@@ -107,7 +107,7 @@ type Reconciler struct {
 	deleted deletedPods
 }
 
-// +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=leases/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;update;patch;delete
