@@ -62,6 +62,13 @@ const (
 	// serviceAccountIssuer is the issuer of service-account tokens.
 	serviceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
 
+	// ourGOGC is the garbage collector's setting for our scheduler and controller, as in
+	// config/: they hold informer caches of every lease, pod and node, and under a burst of
+	// leases the collector's CPU competes with the API server for the same cores. Collecting
+	// half as often trades some memory for it. A/B in the load benchmark, 7 pairs: hand-over
+	// p99 lower in all 7 (median 403 against 605 ms), grants/s 18.8 against 18.4.
+	ourGOGC = "GOGC=200"
+
 	// clientQPS and clientBurst are the rate limits of RESTConfig.
 	clientQPS   = 100
 	clientBurst = 200
@@ -175,6 +182,7 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 			"--secure-port=" + strconv.Itoa(ports.scheduler),
 		}
 		c.Ports = map[string]int{"secure": ports.scheduler}
+		c.Env = []string{ourGOGC}
 		c.ReadyURL = "https://" + hostPort(ports.scheduler) + "/readyz"
 		plan.ours = true
 		c.ReadyTimeout = schedulerReadyTimeout
@@ -190,6 +198,7 @@ func planComponent(s *State, name string, ports labPorts, extraArgs []string) (c
 		c.Args = append(c.Args, grpcArgs(dir, ports.controllerGRPC)...)
 		c.Args = append(c.Args, "--router-endpoint="+hostPort(ports.router), "--router-key-file="+p.routerKey())
 		c.Ports = map[string]int{"health": ports.controllerHealth, portGRPC: ports.controllerGRPC, portMetrics: ports.controllerMetrics}
+		c.Env = []string{ourGOGC}
 		c.ReadyURL = "http://" + hostPort(ports.controllerHealth) + "/readyz"
 		plan.ours = true
 		c.ReadyTimeout = controllerReadyTimeout

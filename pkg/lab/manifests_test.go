@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,5 +184,40 @@ func TestSchedulerFeatureGatesMatchConfig(t *testing.T) {
 	want := "--feature-gates=" + SchedulerFeatureGates
 	if !slices.Contains(args, want) {
 		t.Errorf("config/scheduler/scheduler.yaml runs the scheduler with %q, want %q among them (as the lab does)", args, want)
+	}
+}
+
+// TestGOGCMatchesConfig: the Deployments of our scheduler and controller in config/ set the
+// GOGC the lab runs them with.
+func TestGOGCMatchesConfig(t *testing.T) {
+	configDir := FindConfigDir()
+	if configDir == "" {
+		t.Skip("not inside the jumpstarter.dev/service module")
+	}
+	for _, file := range []string{"scheduler/scheduler.yaml", "manager/controller.yaml"} {
+		objs, err := ReadManifests(filepath.Join(configDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env []string
+		for _, o := range objs {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			if err != nil || len(containers) == 0 {
+				t.Fatalf("%s: Deployment without containers: %v", file, err)
+			}
+			vars, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
+			for _, v := range vars {
+				m := v.(map[string]any)
+				if value, ok := m["value"].(string); ok {
+					env = append(env, fmt.Sprintf("%v=%s", m["name"], value))
+				}
+			}
+		}
+		if !slices.Contains(env, ourGOGC) {
+			t.Errorf("%s: the Deployment's env %v lacks %s, which the lab sets", file, env, ourGOGC)
+		}
 	}
 }

@@ -48,6 +48,9 @@ func startProcess(logger logr.Logger, c *ComponentState, workDir string, dieWith
 	fmt.Fprintf(logf, "==== lab: %s starting %s %s\n", time.Now().UTC().Format(time.RFC3339), c.Path, strings.Join(c.Args, " "))
 	cmd := exec.Command(c.Path, c.Args...)
 	cmd.Dir = workDir
+	if len(c.Env) > 0 {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +94,41 @@ func TestWaitReadyExitedProcess(t *testing.T) {
 	err := waitReady(t.Context(), c, 10*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "something went wrong") {
 		t.Fatalf("error %v does not carry the log tail", err)
+	}
+}
+
+func TestProcessGetsItsEnvOnTopOfTheLabs(t *testing.T) {
+	t.Setenv("LAB_TEST_INHERITED", "kept")
+	t.Setenv("GOGC", "100")
+	c := sleeper(t, "env", `echo "$LAB_TEST_INHERITED GOGC=$GOGC"`)
+	c.Env = []string{"GOGC=200"}
+	ch, err := startProcess(testr.New(t), c, t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-ch.done
+	out, err := os.ReadFile(c.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "kept GOGC=200\n") {
+		t.Errorf("process printed %q, want the lab's environment with GOGC=200 on top", out)
+	}
+}
+
+// TestOurLongRunningComponentsGetGOGC: the scheduler and the controller run with the GC
+// setting of config/; the upstream components keep Go's default.
+func TestOurLongRunningComponentsGetGOGC(t *testing.T) {
+	dir := t.TempDir()
+	s := &State{Dir: dir, LabBin: dir, Bin: dir}
+	for _, name := range AllComponents {
+		plan, err := planComponent(s, name, labPorts{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := name == Scheduler || name == Controller
+		if got := slices.Contains(plan.state.Env, ourGOGC); got != want {
+			t.Errorf("%s: env %v, GOGC set = %v, want %v", name, plan.state.Env, got, want)
+		}
 	}
 }

@@ -34,6 +34,8 @@ type ComponentState struct {
 	Name string   `json:"name"`
 	Path string   `json:"path"`
 	Args []string `json:"args"`
+	// Env is added to the lab's own environment (later entries win), e.g. GOGC.
+	Env []string `json:"env,omitempty"`
 	// Ports the process listens on, by role ("client", "peer", "secure", "health").
 	Ports map[string]int `json:"ports,omitempty"`
 	// ReadyURL answers 200 once the process is ready; empty when the process has no probe.
