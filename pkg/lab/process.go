@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,7 +46,7 @@ func startProcess(logger logr.Logger, c *ComponentState, workDir string, dieWith
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	fmt.Fprintf(logf, "==== lab: %s starting %s %s\n", time.Now().UTC().Format(time.RFC3339), c.Path, strings.Join(c.Args, " "))
+	fmt.Fprintf(logf, "==== lab: %s starting %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(slices.Concat(c.Env, []string{c.Path}, c.Args), " "))
 	cmd := exec.Command(c.Path, c.Args...)
 	cmd.Dir = workDir
 	if len(c.Env) > 0 {
