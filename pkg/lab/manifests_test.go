@@ -162,25 +162,8 @@ profiles:
 // TestSchedulerFeatureGatesMatchConfig: the lab runs the scheduler with the feature gates the
 // Deployment in config/ sets, so that what the lab measures is what users run.
 func TestSchedulerFeatureGatesMatchConfig(t *testing.T) {
-	configDir := FindConfigDir()
-	if configDir == "" {
-		t.Skip("not inside the jumpstarter.dev/service module")
-	}
-	objs, err := ReadManifests(filepath.Join(configDir, "scheduler", "scheduler.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var args []string
-	for _, o := range objs {
-		if o.GetKind() != "Deployment" {
-			continue
-		}
-		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-		if err != nil || len(containers) == 0 {
-			t.Fatalf("scheduler Deployment without containers: %v", err)
-		}
-		args, _, _ = unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
-	}
+	container := deploymentContainer(t, "scheduler/scheduler.yaml")
+	args, _, _ := unstructured.NestedStringSlice(container, "args")
 	want := "--feature-gates=" + SchedulerFeatureGates
 	if !slices.Contains(args, want) {
 		t.Errorf("config/scheduler/scheduler.yaml runs the scheduler with %q, want %q among them (as the lab does)", args, want)
@@ -190,34 +173,43 @@ func TestSchedulerFeatureGatesMatchConfig(t *testing.T) {
 // TestGOGCMatchesConfig: the Deployments of our scheduler and controller in config/ set the
 // GOGC the lab runs them with.
 func TestGOGCMatchesConfig(t *testing.T) {
-	configDir := FindConfigDir()
-	if configDir == "" {
-		t.Skip("not inside the jumpstarter.dev/service module")
-	}
 	for _, file := range []string{"scheduler/scheduler.yaml", "manager/controller.yaml"} {
-		objs, err := ReadManifests(filepath.Join(configDir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
+		vars, _, _ := unstructured.NestedSlice(deploymentContainer(t, file), "env")
 		var env []string
-		for _, o := range objs {
-			if o.GetKind() != "Deployment" {
-				continue
-			}
-			containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-			if err != nil || len(containers) == 0 {
-				t.Fatalf("%s: Deployment without containers: %v", file, err)
-			}
-			vars, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
-			for _, v := range vars {
-				m := v.(map[string]any)
-				if value, ok := m["value"].(string); ok {
-					env = append(env, fmt.Sprintf("%v=%s", m["name"], value))
-				}
+		for _, v := range vars {
+			m := v.(map[string]any)
+			if value, ok := m["value"].(string); ok {
+				env = append(env, fmt.Sprintf("%v=%s", m["name"], value))
 			}
 		}
 		if !slices.Contains(env, ourGOGC) {
 			t.Errorf("%s: the Deployment's env %v lacks %s, which the lab sets", file, env, ourGOGC)
 		}
 	}
+}
+
+// deploymentContainer is the first container of the Deployment in config/FILE; the test is
+// skipped outside the module.
+func deploymentContainer(t *testing.T, file string) map[string]any {
+	t.Helper()
+	configDir := FindConfigDir()
+	if configDir == "" {
+		t.Skip("not inside the jumpstarter.dev/service module")
+	}
+	objs, err := ReadManifests(filepath.Join(configDir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		if err != nil || len(containers) == 0 {
+			t.Fatalf("%s: Deployment without containers: %v", file, err)
+		}
+		return containers[0].(map[string]any)
+	}
+	t.Fatalf("%s: no Deployment", file)
+	return nil
 }

@@ -118,12 +118,7 @@ func TestMetricsCountEndsByReason(t *testing.T) {
 // TestMetricsCountOnlyWrittenTransitions: a grant whose status write fails is not counted;
 // the retry that succeeds is, once.
 func TestMetricsCountOnlyWrittenTransitions(t *testing.T) {
-	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
-	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
-	h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
-	m := h.withMetrics()
-	h.reconcile("l1")
-	h.bindAndAccept("l1", virtualnode.NodeName("lab", "e1"))
+	h, m := boundWithMetrics(t)
 
 	fail := true
 	h.rec.Client = interceptor.NewClient(h.client.(client.WithWatch), interceptor.Funcs{
@@ -152,12 +147,7 @@ func TestMetricsCountOnlyWrittenTransitions(t *testing.T) {
 // placeholder's deletion fails; the end is counted and told (event) once, and the retry only
 // deletes the placeholder.
 func TestEndCountsOnceWhenThePlaceholderDeleteFails(t *testing.T) {
-	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
-	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
-	h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
-	m := h.withMetrics()
-	h.reconcile("l1")
-	h.bindAndAccept("l1", virtualnode.NodeName("lab", "e1"))
+	h, m := boundWithMetrics(t)
 	h.reconcile("l1")
 
 	fail := true
@@ -228,6 +218,19 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	var m *Metrics
 	m.granted(newLease("l1", nil), now)
 	m.ended(jumpstarterv1alpha1.LeaseReasonExpired, now, now)
+}
+
+// boundWithMetrics is a harness with metrics whose lease l1 has its placeholder bound to
+// exporter e1's node, not yet granted.
+func boundWithMetrics(t *testing.T) (*harness, *Metrics) {
+	t.Helper()
+	e1 := exporter("e1", map[string]string{"board": "rpi4"}, true, true)
+	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) { l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"} })
+	h := newHarness(t, &e1, lease, virtualNode("lab", "e1"))
+	m := h.withMetrics()
+	h.reconcile("l1")
+	h.bindAndAccept("l1", virtualnode.NodeName("lab", "e1"))
+	return h, m
 }
 
 // histogram returns a histogram's observation count and sum.
