@@ -38,37 +38,34 @@ const (
 // RouterEndpoint is the host:port of the router (gRPC on TCP, QUIC on UDP) that the controller
 // hands out; empty when the lab has no router.
 func (l *Lab) RouterEndpoint() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.state.Component(Router)
-	if c == nil || c.Ports[portRouter] == 0 {
-		return ""
-	}
-	return hostPort(c.Ports[portRouter])
+	return l.endpoint(Router, portRouter)
 }
 
 // GRPCEndpoint is the host:port of the controller's gRPC services, as advertised in the
 // status of Clients and Exporters; empty when the lab has no controller.
 func (l *Lab) GRPCEndpoint() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.state.Component(Controller)
-	if c == nil || c.Ports[portGRPC] == 0 {
-		return ""
-	}
-	return hostPort(c.Ports[portGRPC])
+	return l.endpoint(Controller, portGRPC)
 }
 
 // MetricsURL is the Prometheus endpoint of our controller or router (Controller, Router);
 // empty when the lab has no such component or started it without one.
 func (l *Lab) MetricsURL(component string) string {
+	if endpoint := l.endpoint(component, portMetrics); endpoint != "" {
+		return "http://" + endpoint + "/metrics"
+	}
+	return ""
+}
+
+// endpoint is the host:port a component serves the given role on; empty when the lab has no
+// such component or it has no such port.
+func (l *Lab) endpoint(component, role string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.state.Component(component)
-	if c == nil || c.Ports[portMetrics] == 0 {
+	if c == nil || c.Ports[role] == 0 {
 		return ""
 	}
-	return "http://" + hostPort(c.Ports[portMetrics]) + "/metrics"
+	return hostPort(c.Ports[role])
 }
 
 // PublishCA puts the lab CA into namespace as the ConfigMap that `jmpctl admin create` reads

@@ -1,14 +1,14 @@
 package lease
 
 import (
-	"context"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/cachegauge"
 )
 
 // Metrics are the lease lifecycle's Prometheus metrics: what a lab admin watches to see
@@ -22,7 +22,7 @@ type Metrics struct {
 	ends     *prometheus.CounterVec
 	wait     prometheus.Histogram
 	endDelay prometheus.Histogram
-	leases   *leaseCollector
+	leases   *cachegauge.Collector
 }
 
 // NewMetrics returns the metrics; reader (the manager's cache) serves the leases gauge at
@@ -49,9 +49,10 @@ func NewMetrics(reader client.Reader) *Metrics {
 			Help:    "How long after its end time an expiring lease's end was written. Growing values mean the controller or the API server falls behind.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		}),
-		leases: &leaseCollector{reader: reader, desc: prometheus.NewDesc(
+		leases: cachegauge.New(reader, prometheus.NewDesc(
 			"jumpstarter_leases", "Leases by namespace and phase (Pending, Scheduled, Active, Ended; New before the controller wrote any status).",
-			[]string{"namespace", "phase"}, nil)},
+			[]string{"namespace", "phase"}, nil),
+			func() client.ObjectList { return &jumpstarterv1alpha1.LeaseList{} }, leasePhase),
 	}
 }
 
@@ -90,38 +91,16 @@ func (m *Metrics) ended(reason string, due, now time.Time) {
 	}
 }
 
-// leaseCollector counts the cache's leases at each scrape: a gauge kept up to date by the
-// reconciler would drift on every missed transition and start at zero after a restart.
-type leaseCollector struct {
-	reader client.Reader
-	desc   *prometheus.Desc
-}
-
-func (c *leaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c *leaseCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var leases jumpstarterv1alpha1.LeaseList
-	// Read-only counting: no need for the cache's deep copy of every lease.
-	if err := c.reader.List(ctx, &leases, client.UnsafeDisableDeepCopy); err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("list leases: %w", err))
-		return
+// leasePhase is a lease's phase for the leases gauge: Ended once ended (whatever the phase
+// said before), New before the controller wrote any status.
+func leasePhase(obj runtime.Object) []string {
+	l := obj.(*jumpstarterv1alpha1.Lease)
+	phase := string(l.Status.Phase)
+	switch {
+	case l.Status.Ended:
+		phase = string(jumpstarterv1alpha1.LeasePhaseEnded)
+	case phase == "":
+		phase = "New"
 	}
-	type key struct{ namespace, phase string }
-	counts := map[key]int{}
-	for i := range leases.Items {
-		l := &leases.Items[i]
-		phase := string(l.Status.Phase)
-		switch {
-		case l.Status.Ended:
-			phase = string(jumpstarterv1alpha1.LeasePhaseEnded)
-		case phase == "":
-			phase = "New"
-		}
-		counts[key{l.Namespace, phase}]++
-	}
-	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), k.namespace, k.phase)
-	}
+	return []string{l.Namespace, phase}
 }

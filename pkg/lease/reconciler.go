@@ -536,7 +536,10 @@ func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha
 	if err := r.deletePlaceholder(ctx, client.ObjectKeyFromObject(lease)); err != nil {
 		return reconcile.Result{}, err
 	}
-	return r.labelEnded(ctx, lease)
+	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] != "true" {
+		return r.labelEnded(ctx, lease)
+	}
+	return r.expireEnded(ctx, lease)
 }
 
 // labelEnded sets the ended label, by which clients list leases that are over. The label is
@@ -547,9 +550,6 @@ func (r *Reconciler) cleanupEnded(ctx context.Context, lease *jumpstarterv1alpha
 // Dropping it at once instead would let a lagging cache show the node agent the lease as not
 // ended yet, and block the exporter's next lease until the cache caught up.
 func (r *Reconciler) labelEnded(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (reconcile.Result, error) {
-	if lease.Labels[jumpstarterv1alpha1.LabelLeaseEnded] == "true" {
-		return r.expireEnded(ctx, lease)
-	}
 	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:"true"}}}`, jumpstarterv1alpha1.LabelLeaseEnded)
 	replaced := lease.ResourceVersion
 	if err := r.Client.Patch(ctx, lease, client.RawPatch(types.MergePatchType, patch)); err != nil {

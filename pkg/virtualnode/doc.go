@@ -5,5 +5,5 @@
 // is online, so the node lifecycle controller never taints an online exporter's node and does
 // mark an offline one. The exporter's status.leaseRef names the lease that holds it, as the
 // leases' status says (granted it, not ended), updated half a second after a grant or an end so
-// that a hand-over is one write. ExporterCollector counts exporters by state for Prometheus.
+// that a hand-over is one write. NewExporterCollector counts exporters by state for Prometheus.
 package virtualnode
