@@ -50,8 +50,13 @@ func TestExporterBecomesVirtualNode(t *testing.T) {
 			}) {
 				t.Errorf("node taints %v lack the exporter taint", node.Spec.Taints)
 			}
+			// The controller writes the node's Ready condition before it creates the node Lease,
+			// in the same reconcile, so the Lease may come a moment after Ready.
 			nodeLease := &coordinationv1.Lease{}
-			if err := shared.client.Get(ctx, types.NamespacedName{Namespace: corev1.NamespaceNodeLease, Name: node.Name}, nodeLease); err != nil {
+			if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+				err := shared.client.Get(ctx, types.NamespacedName{Namespace: corev1.NamespaceNodeLease, Name: node.Name}, nodeLease)
+				return err == nil, client404(err)
+			}); err != nil {
 				t.Errorf("node lease of an online exporter: %v", err)
 			}
 			// Admission taints every new node not-ready; the lifecycle controller must lift it
