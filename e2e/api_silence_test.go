@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -101,15 +102,19 @@ func apiExporterSilence() features.Feature {
 				}
 				waitNode(ctx, t, ns, name, func(n *corev1.Node) bool { return nodeReady(n) != corev1.ConditionTrue })
 			}
-			list, err := svc.Client.ListExporters(ctx, &clientv1.ListExportersRequest{Parent: parent}, alice.Call())
-			if err != nil || len(list.GetExporters()) != 2 {
-				t.Fatalf("ListExporters: %v %v", list, err)
-			}
-			for _, e := range list.GetExporters() {
-				if e.GetOnline() || e.GetStatus() != jumpstarterv1.ExporterStatus_EXPORTER_STATUS_OFFLINE {
-					t.Errorf("silent exporter listed as %v", e)
+			// The controller lists through its cache, which may not have the offline status yet.
+			eventually(t, "ListExporters of the silent exporters", 10*time.Second, func() error {
+				list, err := svc.Client.ListExporters(ctx, &clientv1.ListExportersRequest{Parent: parent}, alice.Call())
+				if err != nil || len(list.GetExporters()) != 2 {
+					return fmt.Errorf("got %v %v, want 2 exporters", list, err)
 				}
-			}
+				for _, e := range list.GetExporters() {
+					if e.GetOnline() || e.GetStatus() != jumpstarterv1.ExporterStatus_EXPORTER_STATUS_OFFLINE {
+						return fmt.Errorf("silent exporter listed as %v", e)
+					}
+				}
+				return nil
+			})
 
 			// No new grant: a lease for the silent idle exporter waits, Pending.
 			waiting := createLease("waiting", "slot=b")
@@ -128,7 +133,7 @@ func apiExporterSilence() features.Feature {
 				t.Errorf("the lease of the silent exporter: %v %v, want still Ready", l, err)
 			}
 			waitLease(ctx, t, ns, "active", support.IsReady)
-			_, err = svc.Controller.Dial(ctx, &jumpstarterv1.DialRequest{LeaseName: "active"}, alice.Call())
+			_, err := svc.Controller.Dial(ctx, &jumpstarterv1.DialRequest{LeaseName: "active"}, alice.Call())
 			wantCode(t, "Dial to a silent exporter", err, codes.FailedPrecondition, "exporter is offline")
 
 			// The idle exporter reconnects: online again, and the waiting lease is granted.

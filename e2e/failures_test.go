@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,9 +94,14 @@ func TestOfflineAndDisabledExportersAreNeverGranted(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The lifecycle controller taints the node NoExecute; the placeholder tolerates it.
-			waitNode(ctx, t, ns, "e1", func(n *corev1.Node) bool { return nodeReady(n) != corev1.ConditionTrue })
-			time.Sleep(3 * time.Second)
-			if l := waitLease(ctx, t, ns, "l1", func(*jumpstarterv1alpha1.Lease) bool { return true }); !support.IsReady(l) {
+			// Wait for that taint (it comes some seconds after NotReady), then watch the lease
+			// for a while: an eviction would end it.
+			waitNode(ctx, t, ns, "e1", func(n *corev1.Node) bool {
+				return slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+					return t.Key == corev1.TaintNodeNotReady && t.Effect == corev1.TaintEffectNoExecute
+				})
+			})
+			if l, err := support.WaitForLease(ctx, shared.client, ns, "l1", 5*time.Second, func(l *jumpstarterv1alpha1.Lease) bool { return !support.IsReady(l) }); err == nil {
 				t.Fatalf("lease lost while its exporter was offline: %+v", l.Status)
 			}
 			return ctx

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,16 +35,26 @@ func TestKubectlShowsWhatHappened(t *testing.T) {
 				{[]string{"get", "jexp", "-n", ns}, []string{"e1", "True", "held"}},
 				{[]string{"get", "pods", "-n", ns}, []string{lease.PlaceholderName("held"), "Running", lease.PlaceholderName("waiting"), "Pending"}},
 			}
+			// Some of it is written after the states waited for above: the exporter's leaseRef by
+			// the virtual-node controller, the placeholder's Running by the node agent, the events
+			// asynchronously. So each command is run again until its output has it all.
 			for _, c := range checks {
-				out, err := shared.lab.Kubectl(ctx, c.args...)
-				if err != nil {
-					t.Fatalf("kubectl %v: %v\n%s", c.args, err, out)
-				}
-				for _, w := range c.want {
-					if !strings.Contains(out, w) {
-						t.Errorf("kubectl %s: output lacks %q:\n%s", strings.Join(c.args, " "), w, out)
+				eventually(t, "kubectl "+strings.Join(c.args, " "), 30*time.Second, func() error {
+					out, err := shared.lab.Kubectl(ctx, c.args...)
+					if err != nil {
+						return fmt.Errorf("%v\n%s", err, out)
 					}
-				}
+					var missing []string
+					for _, w := range c.want {
+						if !strings.Contains(out, w) {
+							missing = append(missing, w)
+						}
+					}
+					if len(missing) > 0 {
+						return fmt.Errorf("output lacks %q:\n%s", missing, out)
+					}
+					return nil
+				})
 			}
 			return ctx
 		}).Feature()

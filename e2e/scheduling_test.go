@@ -116,12 +116,17 @@ func TestLeaseGrant(t *testing.T) {
 			if !support.HasCondition(jumpstarterv1alpha1.LeaseConditionPending, metav1.ConditionFalse, "")(l) {
 				t.Errorf("Pending is not False after the grant: %+v", l.Status.Conditions)
 			}
+			// The node agent marks the placeholder Running in a status update of its own, which
+			// may land after the grant.
 			pod := &corev1.Pod{}
-			if err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: l.Status.PlaceholderPod}, pod); err != nil {
-				t.Fatal(err)
-			}
-			if pod.Status.Phase != corev1.PodRunning || !strings.HasSuffix(pod.Spec.NodeName, ".e1") {
-				t.Errorf("placeholder %s on %q phase %s", pod.Name, pod.Spec.NodeName, pod.Status.Phase)
+			err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitTimeout, true, func(ctx context.Context) (bool, error) {
+				if err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: l.Status.PlaceholderPod}, pod); err != nil {
+					return false, client404(err)
+				}
+				return pod.Status.Phase == corev1.PodRunning, nil
+			})
+			if err != nil || !strings.HasSuffix(pod.Spec.NodeName, ".e1") {
+				t.Errorf("placeholder %s on %q phase %s: %v", l.Status.PlaceholderPod, pod.Spec.NodeName, pod.Status.Phase, err)
 			}
 			waitExporterLeasedBy(ctx, t, ns, "e1", "l1")
 			return ctx
@@ -323,7 +328,14 @@ func TestExpiryAndRelease(t *testing.T) {
 			if second.Status.BeginTime.Before(first.Status.EndTime) {
 				t.Errorf("second granted at %v, before the first ended at %v", second.Status.BeginTime, first.Status.EndTime)
 			}
-			// The recorder checked every watch event: never two Ready leases on the exporter.
+			// The recorder checked every watch event: never two Ready leases on the exporter. Its
+			// watch may lag behind the reads above, so first let it see the end and the grant.
+			if err := rec.WaitAll(ctx, []string{"first"}, waitTimeout, func(h support.LeaseHistory) bool { return !h.Ended.IsZero() }); err != nil {
+				t.Fatal(err)
+			}
+			if err := rec.WaitAll(ctx, []string{"second"}, waitTimeout, func(h support.LeaseHistory) bool { return !h.Granted.IsZero() }); err != nil {
+				t.Fatal(err)
+			}
 			if v := rec.Violations(); len(v) > 0 {
 				t.Fatalf("double grants: %v", v)
 			}

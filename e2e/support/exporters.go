@@ -27,7 +27,9 @@ const heartbeatWorkers = 16
 // keeps the online ones online with status patches, as an agent's Status stream would.
 type Fleet struct {
 	client client.Client
-	mu     sync.Mutex
+	// mu guards online. A beat holds it for reading while it checks and patches, so that
+	// Silence and SetOnline, which take it for writing, wait for a beat in flight.
+	mu     sync.RWMutex
 	online map[types.NamespacedName]bool
 }
 
@@ -58,7 +60,8 @@ func (f *Fleet) SetOnline(ctx context.Context, namespace, name string, online bo
 	return f.report(ctx, key, online)
 }
 
-// Silence stops the heartbeats without the exporter saying goodbye, as a crash would.
+// Silence stops the heartbeats without the exporter saying goodbye, as a crash would. No beat
+// lands after it returns.
 func (f *Fleet) Silence(namespace, name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,6 +92,13 @@ func (f *Fleet) report(ctx context.Context, key types.NamespacedName, online boo
 // the conditions stay as report set them. (A Get and a Patch per beat would double the fleet's
 // load on the apiserver, which in a load test is not the system's own.)
 func (f *Fleet) beat(ctx context.Context, key types.NamespacedName) error {
+	// The round collected its keys up to heartbeatSpread ago: skip an exporter silenced or
+	// set offline since, or a late beat would undo a test's lastSeen in the past.
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if !f.online[key] {
+		return nil
+	}
 	patch := fmt.Appendf(nil, `{"status":{"lastSeen":%q}}`, metav1.Now().UTC().Format(time.RFC3339))
 	e := &jumpstarterv1alpha1.Exporter{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	if err := f.client.Status().Patch(ctx, e, client.RawPatch(types.MergePatchType, patch)); err != nil {
@@ -107,14 +117,14 @@ func (f *Fleet) Run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		}
-		f.mu.Lock()
+		f.mu.RLock()
 		var keys []types.NamespacedName
 		for k, online := range f.online {
 			if online {
 				keys = append(keys, k)
 			}
 		}
-		f.mu.Unlock()
+		f.mu.RUnlock()
 		f.heartbeat(ctx, keys)
 	}
 }
