@@ -33,6 +33,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Named("lease").
 		For(&jumpstarterv1alpha1.Lease{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Pod{}, r.placeholderEvents()).
+		Watches(&jumpstarterv1alpha1.Lease{}, r.endEvents()).
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
 		WithOptions(requeue.ControllerOptions(cmp.Or(maxConcurrent, DefaultMaxConcurrentReconciles))).
@@ -100,14 +101,37 @@ func (r *Reconciler) enqueueNeighbours(ctx context.Context, q workqueue.TypedRat
 	if !ok || pod.Spec.NodeName == "" {
 		return
 	}
+	r.enqueueWaitingOn(ctx, q, pod.Spec.NodeName, pod.UID)
+}
+
+// enqueueWaitingOn wakes, urgently, the leases of the placeholders bound to node, other than
+// except, that have not been granted it yet.
+func (r *Reconciler) enqueueWaitingOn(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], node string, except types.UID) {
 	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: pod.Spec.NodeName}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, pods, client.MatchingFields{virtualnode.PodNodeNameIndex: node}, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
 	for i := range pods.Items {
-		if other := &pods.Items[i]; other.UID != pod.UID && holdsNode(other) && other.Status.Phase != corev1.PodRunning {
+		if other := &pods.Items[i]; other.UID != except && holdsNode(other) && other.Status.Phase != corev1.PodRunning {
 			enqueueOwner(q, other, UrgentPriority)
 		}
+	}
+}
+
+// endEvents wakes, urgently, the leases waiting on an exporter when the lease that was granted
+// it ends. The node agent blocks the next placeholder until that end is written, and asks
+// again when the lease was due to end; a lease that ends early (released, preempted, its
+// placeholder lost) ends long before that, and without this the next lease slept until then.
+func (r *Reconciler) endEvents() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	return handler.TypedFuncs[client.Object, reconcile.Request]{
+		UpdateFunc: func(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			oldLease, okOld := e.ObjectOld.(*jumpstarterv1alpha1.Lease)
+			newLease, okNew := e.ObjectNew.(*jumpstarterv1alpha1.Lease)
+			if !okOld || !okNew || oldLease.Status.Ended || !newLease.Status.Ended || newLease.Status.ExporterRef == nil {
+				return
+			}
+			r.enqueueWaitingOn(ctx, q, virtualnode.NodeName(newLease.Namespace, newLease.Status.ExporterRef.Name), "")
+		},
 	}
 }
 

@@ -138,3 +138,55 @@ func TestNeighboursWokenWhenTheHolderLeaves(t *testing.T) {
 		t.Errorf("woken %v, want %v", got, want)
 	}
 }
+
+// TestWaitingLeasesWokenWhenTheHolderEnds: when a lease granted an exporter ends, the leases
+// of the placeholders bound there but not admitted (the node agent blocked them until that
+// end) are woken urgently; other lease updates wake nobody.
+func TestWaitingLeasesWokenWhenTheHolderEnds(t *testing.T) {
+	waiting := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "lease-l2", UID: "l2", OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: jumpstarterv1alpha1.GroupVersion.String(), Kind: "Lease", Name: "l2", UID: "u-l2", Controller: ptr.To(true),
+		}}},
+		Spec:   corev1.PodSpec{NodeName: virtualnode.NodeName("lab", "e1")},
+		Status: corev1.PodStatus{Phase: corev1.PodPending},
+	}
+	scheme, err := newTestScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(waiting).
+		WithIndex(&corev1.Pod{}, virtualnode.PodNodeNameIndex, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+		Build()
+	granted := newLease("l1", func(l *jumpstarterv1alpha1.Lease) {
+		l.Status.ExporterRef = &corev1.LocalObjectReference{Name: "e1"}
+	})
+	ended := granted.DeepCopy()
+	ended.Status.Ended = true
+	endedUngranted := newLease("l3", func(l *jumpstarterv1alpha1.Lease) { l.Status.Ended = true })
+
+	tests := []struct {
+		name     string
+		old, new *jumpstarterv1alpha1.Lease
+		want     map[string]int
+	}{
+		{"a granted lease ends", granted, ended, map[string]int{"l2": UrgentPriority}},
+		{"a lease that never had the exporter ends", newLease("l3", nil), endedUngranted, map[string]int{}},
+		{"an ended lease changes again", ended, ended, map[string]int{}},
+		{"a granted lease changes", granted, granted, map[string]int{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := priorityqueue.New[reconcile.Request]("test")
+			defer q.ShutDown()
+			(&Reconciler{Client: c}).endEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: tt.old, ObjectNew: tt.new}, q)
+			got := map[string]int{}
+			for q.Len() > 0 {
+				req, priority, _ := q.GetWithPriority()
+				got[req.Name] = priority
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("woken %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
