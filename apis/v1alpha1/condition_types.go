@@ -25,6 +25,9 @@ const (
 	LeaseReasonSelectorMismatch = "SelectorMismatch"
 	LeaseReasonExporterDisabled = "ExporterDisabled"
 	LeaseReasonAllDisabled      = "AllDisabled"
+	// LeaseReasonNoAccess: exporters match, but no ExporterAccessPolicy rule lets the lease's
+	// client have any of them (for the lease's duration).
+	LeaseReasonNoAccess = "NoAccess"
 	// Invalid reasons.
 	LeaseReasonInvalidSelector = "InvalidSelector"
 	LeaseReasonInvalidTimes    = "InvalidTimes"

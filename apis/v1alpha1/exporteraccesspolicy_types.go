@@ -15,11 +15,16 @@ type Policy struct {
 	// +optional
 	Description string `json:"description,omitempty"`
 	// Priority of leases under this rule; higher is served first and may preempt spot leases.
+	// It becomes the placeholder pod's PriorityClass value, hence the bounds of user-defined
+	// PriorityClasses.
+	// +kubebuilder:validation:Minimum=-1000000000
+	// +kubebuilder:validation:Maximum=1000000000
 	// +optional
 	Priority int `json:"priority,omitempty"`
 	// +optional
 	From []From `json:"from,omitempty"`
-	// MaximumDuration caps the lease duration under this rule.
+	// MaximumDuration caps the lease duration under this rule: a longer lease is not approved
+	// by it.
 	// +optional
 	MaximumDuration *metav1.Duration `json:"maximumDuration,omitempty"`
 	// SpotAccess leases may be preempted by leases of higher priority.

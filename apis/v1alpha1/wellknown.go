@@ -25,6 +25,11 @@ const (
 	// LabelLeaseEnded marks ended leases so that listings can filter them out (upstream name).
 	LabelLeaseEnded = "jumpstarter.dev/lease-ended"
 
+	// LabelSpotAccess ("true") on a placeholder pod: the lease holds its exporter under spot
+	// access, and a waiting lease of higher priority may preempt it. Other leases are never
+	// preempted.
+	LabelSpotAccess = "jumpstarter.dev/spot-access"
+
 	// AnnotationAllowDisabled on a placeholder pod lets it be scheduled onto a disabled exporter.
 	AnnotationAllowDisabled = "jumpstarter.dev/allow-disabled"
 

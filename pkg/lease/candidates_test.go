@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/accesspolicy"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -58,12 +59,65 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := judge(newLease("l1", tt.lease), tt.exporters, now)
+			v := judge(newLease("l1", tt.lease), tt.exporters, accesspolicy.Access{}, now)
 			if v.unsatisfiable != tt.wantFinal || v.reason != tt.reason {
 				t.Errorf("judge = %+v, want unsatisfiable=%v reason=%s", v, tt.wantFinal, tt.reason)
 			}
 			if v.message == "" {
 				t.Errorf("verdict has no message")
+			}
+		})
+	}
+}
+
+func TestJudgeUnderAccessPolicies(t *testing.T) {
+	rpi := map[string]string{"board": "rpi4"}
+	policies := []jumpstarterv1alpha1.ExporterAccessPolicy{{
+		ObjectMeta: metav1.ObjectMeta{Name: "rpi"},
+		Spec: jumpstarterv1alpha1.ExporterAccessPolicySpec{
+			ExporterSelector: metav1.LabelSelector{MatchLabels: rpi},
+			Policies: []jumpstarterv1alpha1.Policy{{
+				Priority:        10,
+				MaximumDuration: &metav1.Duration{Duration: time.Hour},
+				From:            []jumpstarterv1alpha1.From{{ClientSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "ci"}}}},
+			}},
+		},
+	}}
+	tests := []struct {
+		name     string
+		client   map[string]string
+		duration time.Duration
+		online   bool
+		reason   string
+		message  string // substring
+	}{
+		{"approved, online", map[string]string{"team": "ci"}, time.Hour, true, jumpstarterv1alpha1.LeaseReasonNotAvailable, "all 1 online"},
+		{"approved, offline", map[string]string{"team": "ci"}, time.Hour, false, jumpstarterv1alpha1.LeaseReasonOffline, "none of the 1"},
+		{"other client", map[string]string{"team": "dev"}, time.Hour, true, jumpstarterv1alpha1.LeaseReasonNoAccess,
+			"none of the 1 exporters matching selector board=rpi4 is open to client alice under the access policies of namespace lab"},
+		{"too long", map[string]string{"team": "ci"}, 2 * time.Hour, true, jumpstarterv1alpha1.LeaseReasonNoAccess,
+			"exporteraccesspolicy rpi spec.policies[0] allows leases of at most 1h0m0s, this one is for 2h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			access, err := accesspolicy.ForClient(policies, tt.client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) {
+				l.Spec.ClientRef.Name = "alice"
+				l.Spec.Selector.MatchLabels = rpi
+				l.Spec.Duration = &metav1.Duration{Duration: tt.duration}
+			})
+			v := judge(lease, []jumpstarterv1alpha1.Exporter{exporter("e1", rpi, tt.online, true)}, access, now)
+			if v.reason != tt.reason || !strings.Contains(v.message, tt.message) {
+				t.Errorf("judge = %+v, want reason %s, message with %q", v, tt.reason, tt.message)
+			}
+			if v.unsatisfiable != (tt.reason == jumpstarterv1alpha1.LeaseReasonNoAccess) {
+				t.Errorf("unsatisfiable = %v", v.unsatisfiable)
+			}
+			if !v.unsatisfiable && (v.access.Priority != 10 || len(v.access.ExporterSelectors) != 1) {
+				t.Errorf("access decision %+v, want priority 10 on the policy's exporters", v.access)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/accesspolicy"
 )
 
 const (
@@ -50,8 +52,10 @@ func placeholderTolerations() []corev1.Toleration {
 }
 
 // nodeAffinity translates the lease's selector (all operators) and exporterRef into required
-// node affinity. The namespace term keeps a lease to the exporters of its own namespace.
-func nodeAffinity(lease *jumpstarterv1alpha1.Lease) *corev1.Affinity {
+// node affinity. The namespace term keeps a lease to the exporters of its own namespace. Under
+// access policies, the exporters are further those one of the exporter selectors matches (one
+// node selector term each; terms are ORed).
+func nodeAffinity(lease *jumpstarterv1alpha1.Lease, exporterSelectors []metav1.LabelSelector) *corev1.Affinity {
 	reqs := []corev1.NodeSelectorRequirement{{
 		Key: jumpstarterv1alpha1.LabelExporterNamespace, Operator: corev1.NodeSelectorOpIn, Values: []string{lease.Namespace},
 	}}
@@ -60,25 +64,40 @@ func nodeAffinity(lease *jumpstarterv1alpha1.Lease) *corev1.Affinity {
 			Key: jumpstarterv1alpha1.LabelExporterName, Operator: corev1.NodeSelectorOpIn, Values: []string{lease.Spec.ExporterRef.Name},
 		})
 	}
-	for _, key := range sortedKeys(lease.Spec.Selector.MatchLabels) {
+	reqs = appendRequirements(reqs, &lease.Spec.Selector)
+	terms := []corev1.NodeSelectorTerm{{MatchExpressions: reqs}}
+	if exporterSelectors != nil {
+		terms = terms[:0]
+		for i := range exporterSelectors {
+			terms = append(terms, corev1.NodeSelectorTerm{
+				MatchExpressions: appendRequirements(slices.Clone(reqs), &exporterSelectors[i]),
+			})
+		}
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms},
+	}}
+}
+
+// appendRequirements adds a label selector's terms as node selector requirements: the
+// operators In, NotIn, Exists and DoesNotExist mean the same on both.
+func appendRequirements(reqs []corev1.NodeSelectorRequirement, sel *metav1.LabelSelector) []corev1.NodeSelectorRequirement {
+	for _, key := range sortedKeys(sel.MatchLabels) {
 		reqs = append(reqs, corev1.NodeSelectorRequirement{
-			Key: key, Operator: corev1.NodeSelectorOpIn, Values: []string{lease.Spec.Selector.MatchLabels[key]},
+			Key: key, Operator: corev1.NodeSelectorOpIn, Values: []string{sel.MatchLabels[key]},
 		})
 	}
-	for _, expr := range lease.Spec.Selector.MatchExpressions {
+	for _, expr := range sel.MatchExpressions {
 		reqs = append(reqs, corev1.NodeSelectorRequirement{
 			Key: expr.Key, Operator: corev1.NodeSelectorOperator(expr.Operator), Values: append([]string(nil), expr.Values...),
 		})
 	}
-	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: reqs}},
-		},
-	}}
+	return reqs
 }
 
-// newPlaceholder builds the pod that stands for the lease in the scheduler's queue.
-func newPlaceholder(lease *jumpstarterv1alpha1.Lease) *corev1.Pod {
+// newPlaceholder builds the pod that stands for the lease in the scheduler's queue, with the
+// priority, spot access and exporters the access policies decided.
+func newPlaceholder(lease *jumpstarterv1alpha1.Lease, access accesspolicy.Decision) *corev1.Pod {
 	one := resource.MustParse("1")
 	exporter := corev1.ResourceName(jumpstarterv1alpha1.ResourceExporter)
 	pod := &corev1.Pod{
@@ -110,7 +129,7 @@ func newPlaceholder(lease *jumpstarterv1alpha1.Lease) *corev1.Pod {
 				},
 			}},
 			Tolerations:                   placeholderTolerations(),
-			Affinity:                      nodeAffinity(lease),
+			Affinity:                      nodeAffinity(lease, access.ExporterSelectors),
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: ptr.To(int64(0)),
 			AutomountServiceAccountToken:  ptr.To(false),
@@ -120,14 +139,17 @@ func newPlaceholder(lease *jumpstarterv1alpha1.Lease) *corev1.Pod {
 	if lease.Spec.AllowDisabled {
 		pod.Annotations = map[string]string{jumpstarterv1alpha1.AnnotationAllowDisabled: "true"}
 	}
-	if lease.Status.Priority != 0 {
-		pod.Spec.PriorityClassName = PriorityClassName(lease.Status.Priority)
+	if access.Priority != 0 {
+		pod.Spec.PriorityClassName = PriorityClassName(access.Priority)
+	}
+	if access.Spot {
+		pod.Labels[jumpstarterv1alpha1.LabelSpotAccess] = "true"
 	}
 	return pod
 }
 
 // PriorityClassName is the PriorityClass that carries a lease priority: the Priority admission
 // plugin forbids setting spec.priority directly.
-func PriorityClassName(priority int) string {
+func PriorityClassName(priority int32) string {
 	return fmt.Sprintf("jumpstarter-priority-%d", priority)
 }

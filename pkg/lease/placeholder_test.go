@@ -12,6 +12,7 @@ import (
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/accesspolicy"
 )
 
 func newLease(name string, mutate func(*jumpstarterv1alpha1.Lease)) *jumpstarterv1alpha1.Lease {
@@ -32,14 +33,16 @@ func node(labels map[string]string) *corev1.Node {
 	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels}}
 }
 
-func TestPlaceholderAffinityMatchesExactlyTheRightNodes(t *testing.T) {
-	nodeLabels := func(ns, name string, extra map[string]string) map[string]string {
-		l := map[string]string{jumpstarterv1alpha1.LabelExporterNamespace: ns, jumpstarterv1alpha1.LabelExporterName: name}
-		for k, v := range extra {
-			l[k] = v
-		}
-		return l
+// nodeLabels are the labels of the virtual node of exporter ns/name with labels extra.
+func nodeLabels(ns, name string, extra map[string]string) map[string]string {
+	l := map[string]string{jumpstarterv1alpha1.LabelExporterNamespace: ns, jumpstarterv1alpha1.LabelExporterName: name}
+	for k, v := range extra {
+		l[k] = v
 	}
+	return l
+}
+
+func TestPlaceholderAffinityMatchesExactlyTheRightNodes(t *testing.T) {
 	tests := []struct {
 		name     string
 		selector metav1.LabelSelector
@@ -65,7 +68,7 @@ func TestPlaceholderAffinityMatchesExactlyTheRightNodes(t *testing.T) {
 					l.Spec.ExporterRef = &corev1.LocalObjectReference{Name: tt.ref}
 				}
 			})
-			pod := newPlaceholder(lease)
+			pod := newPlaceholder(lease, accesspolicy.Decision{})
 			got, err := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node(tt.node))
 			if err != nil {
 				t.Fatalf("match: %v", err)
@@ -82,7 +85,7 @@ func TestPlaceholderShape(t *testing.T) {
 		l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"}
 		l.Spec.AllowDisabled = true
 	})
-	pod := newPlaceholder(lease)
+	pod := newPlaceholder(lease, accesspolicy.Decision{})
 	if pod.Spec.SchedulerName != jumpstarterv1alpha1.SchedulerName {
 		t.Errorf("schedulerName = %q", pod.Spec.SchedulerName)
 	}
@@ -112,7 +115,7 @@ func TestPlaceholderShape(t *testing.T) {
 			t.Errorf("taint %v is not tolerated without a time limit", taint)
 		}
 	}
-	if !equality.Semantic.DeepEqual(newPlaceholder(lease), pod) {
+	if !equality.Semantic.DeepEqual(newPlaceholder(lease, accesspolicy.Decision{}), pod) {
 		t.Errorf("placeholder is not deterministic")
 	}
 }
@@ -127,5 +130,44 @@ func TestPlaceholderName(t *testing.T) {
 	}
 	if PlaceholderName(long) == PlaceholderName(long[:252]+"b") {
 		t.Errorf("long names collide")
+	}
+}
+
+func TestPlaceholderUnderAccessPolicies(t *testing.T) {
+	lease := newLease("l1", func(l *jumpstarterv1alpha1.Lease) {
+		l.Spec.Selector.MatchLabels = map[string]string{"board": "rpi4"}
+	})
+	pod := newPlaceholder(lease, accesspolicy.Decision{
+		Priority: 20,
+		Spot:     true,
+		ExporterSelectors: []metav1.LabelSelector{
+			{MatchLabels: map[string]string{"site": "lab1"}},
+			{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "site", Operator: metav1.LabelSelectorOpIn, Values: []string{"lab2"}}}},
+		},
+	})
+	if pod.Spec.PriorityClassName != "jumpstarter-priority-20" || pod.Labels[jumpstarterv1alpha1.LabelSpotAccess] != "true" {
+		t.Errorf("priority class %q, labels %v", pod.Spec.PriorityClassName, pod.Labels)
+	}
+	affinity := nodeaffinity.GetRequiredNodeAffinity(pod)
+	for _, tt := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{"board": "rpi4", "site": "lab1"}, true},
+		{map[string]string{"board": "rpi4", "site": "lab2"}, true},
+		{map[string]string{"board": "rpi4", "site": "lab3"}, false},
+		{map[string]string{"board": "rpi4"}, false},
+		{map[string]string{"board": "j784", "site": "lab1"}, false},
+	} {
+		got, err := affinity.Match(node(nodeLabels("lab", "e1", tt.labels)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("affinity matches %v = %v, want %v", tt.labels, got, tt.want)
+		}
+	}
+	if plain := newPlaceholder(lease, accesspolicy.Decision{}); plain.Spec.PriorityClassName != "" || plain.Labels[jumpstarterv1alpha1.LabelSpotAccess] != "" {
+		t.Errorf("a lease without policies got priority class %q, labels %v", plain.Spec.PriorityClassName, plain.Labels)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/accesspolicy"
 	"jumpstarter.dev/service/pkg/nodeagent"
 	"jumpstarter.dev/service/pkg/ownwrites"
 )
@@ -321,7 +322,11 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	if err := r.Client.List(ctx, exporters, client.InNamespace(lease.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list exporters in %s: %w", lease.Namespace, err)
 	}
-	v := judge(lease, exporters.Items, now)
+	access, err := r.accessFor(ctx, lease)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	v := judge(lease, exporters.Items, access, now)
 	if v.unsatisfiable {
 		return r.end(ctx, lease, unsatisfiable(v.reason, v.message))
 	}
@@ -329,7 +334,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	if pod == nil {
 		var created bool
 		var err error
-		if pod, created, err = r.ensurePlaceholder(ctx, lease); pod == nil || err != nil {
+		if pod, created, err = r.ensurePlaceholder(ctx, lease, v.access); pod == nil || err != nil {
 			return reconcile.Result{}, err
 		}
 		if created {
@@ -357,6 +362,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	}
 	base := lease.DeepCopy()
 	lease.Status.PlaceholderPod = pod.Name
+	setAccess(lease, pod)
 	position, queued := queuePosition(lease, leases.Items, &r.queueKeys)
 	setWaiting(lease, jumpstarterv1alpha1.LeasePhasePending, v.reason, v.message, ptr.To(position), now)
 	if err := r.patchStatus(ctx, base, lease); err != nil {
@@ -405,7 +411,7 @@ func (r *Reconciler) requeuePlaceholder(ctx context.Context, lease *jumpstarterv
 
 // ensurePlaceholder creates the lease's pod (created), or finds it, or finds out that it
 // existed and was deleted. It returns a nil pod when the lease ended instead.
-func (r *Reconciler) ensurePlaceholder(ctx context.Context, lease *jumpstarterv1alpha1.Lease) (pod *corev1.Pod, created bool, err error) {
+func (r *Reconciler) ensurePlaceholder(ctx context.Context, lease *jumpstarterv1alpha1.Lease, access accesspolicy.Decision) (pod *corev1.Pod, created bool, err error) {
 	name := PlaceholderName(lease.Name)
 	if lease.Status.PlaceholderPod != "" {
 		pod := &corev1.Pod{}
@@ -421,7 +427,12 @@ func (r *Reconciler) ensurePlaceholder(ctx context.Context, lease *jumpstarterv1
 		return nil, false, err
 	}
 
-	pod = newPlaceholder(lease)
+	if access.Priority != 0 {
+		if err := r.ensurePriorityClass(ctx, access.Priority); err != nil {
+			return nil, false, err
+		}
+	}
+	pod = newPlaceholder(lease, access)
 	err = r.Client.Create(ctx, pod)
 	if apierrors.IsAlreadyExists(err) {
 		existing := &corev1.Pod{}
@@ -457,6 +468,7 @@ func (r *Reconciler) grant(ctx context.Context, lease *jumpstarterv1alpha1.Lease
 	}
 	base := lease.DeepCopy()
 	lease.Status.PlaceholderPod = pod.Name
+	setAccess(lease, pod)
 	setGranted(lease, exporter, metav1.NewMicroTime(now))
 	if err := r.patchStatus(ctx, base, lease); err != nil {
 		return reconcile.Result{}, err

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/accesspolicy"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
@@ -32,7 +33,7 @@ func grantedLeaseOn(withExporter bool, mutatePod func(*corev1.Pod) *corev1.Pod) 
 	if withExporter {
 		objs = append(objs, &e1)
 	}
-	pod := newPlaceholder(lease)
+	pod := newPlaceholder(lease, accesspolicy.Decision{})
 	pod.Spec.NodeName = virtualnode.NodeName("lab", "e1")
 	pod.Status.Phase = corev1.PodRunning
 	if mutatePod != nil {

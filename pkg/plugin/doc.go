@@ -8,15 +8,17 @@
 //     leases are granted first come, first served. The default PrioritySort orders by the queue
 //     timestamp, which moves every time a pod is retried.
 //   - PreEnqueue: holds back a placeholder that could only fail: every exporter its lease
-//     selects is held by a placeholder of equal or higher priority (below, "Holding back leases
+//     selects is held by a placeholder it cannot preempt (below, "Holding back leases
 //     that could only fail").
 //   - PreFilter: reads, once per scheduling cycle, the exporters reserved for a woken lease
 //     ahead of the pod (below), for Filter. Pods that are not placeholders skip the Filter.
 //   - Filter: the node must be an exporter's virtual node, online, enabled (unless the pod
 //     allows disabled exporters), not held by another placeholder pod and not reserved for a
 //     lease ahead of the pod. Offline, disabled and "not an exporter" are
-//     UnschedulableAndUnresolvable. "Held" is Unschedulable when the holder has a lower priority,
-//     so that preemption can free the exporter; otherwise "held" and "reserved" are Pending (see
+//     UnschedulableAndUnresolvable. "Held" is Unschedulable when the holder is a spot lease
+//     (label jumpstarter.dev/spot-access) of lower priority, so that preemption can free the
+//     exporter; a lease that is not spot access is never preempted. Otherwise "held" and
+//     "reserved" are Pending (see
 //     "Waiting without back-off").
 //   - Score (with NormalizeScore): the exporter released longest ago wins, to spread wear; an
 //     exporter that was never leased beats every other.
@@ -164,7 +166,7 @@
 // framework exempts one kind of failure: a pod that a plugin rejected with the Pending code goes
 // straight to the active queue when that plugin's hint answers Queue. Filter therefore answers
 // Pending when the lease waits for something no eviction can bring about: the exporter is held
-// by a lease of equal or higher priority (preemption needs a strictly lower one), or reserved
+// by a lease it may not preempt (not spot access, or of equal or higher priority), or reserved
 // for the lease ahead. The hints still wake one lease per free exporter, so no herd follows.
 // DefaultPreemption considers only Unschedulable nodes, so Pending also keeps it from
 // simulating evictions that could not help. Offline and disabled exporters stay

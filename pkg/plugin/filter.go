@@ -81,10 +81,10 @@ func holderOf(pod *v1.Pod, nodeInfo fwk.NodeInfo) *v1.Pod {
 // the pod allows disabled exporters), not held by another placeholder and not reserved for a
 // lease ahead of the pod (reserve.go). Other pods pass.
 //
-// A held exporter is Unschedulable when the holder has a lower priority, so that preemption can
-// free it (the dry run then filters the exporter without its holder, and a reservation still
+// A held exporter is Unschedulable when the holder is a spot lease of lower priority, so that
+// preemption can free it (the dry run then filters the exporter without its holder, and a reservation still
 // turns the pod away). Otherwise held and reserved exporters answer Pending: the lease waits for
-// an event (a release, the woken lease's grant) that no eviction can bring about, so
+// an event (a release, the woken lease's grant) that no eviction may bring about, so
 // DefaultPreemption skips the node, and kube-scheduler retries the pod the moment this plugin's
 // queueing hint wakes it instead of after its back-off (see "Waiting without back-off" in doc.go).
 func (pl *Exporter) Filter(_ context.Context, state fwk.CycleState, pod *v1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
@@ -100,7 +100,7 @@ func (pl *Exporter) Filter(_ context.Context, state fwk.CycleState, pod *v1.Pod,
 	}
 	if holder := holderOf(pod, nodeInfo); holder != nil {
 		code := fwk.Pending
-		if corev1helpers.PodPriority(holder) < corev1helpers.PodPriority(pod) {
+		if preemptionFloor(holder) < corev1helpers.PodPriority(pod) {
 			code = fwk.Unschedulable
 		}
 		return fwk.NewStatus(code, ReasonHeldPrefix+leaseOf(holder))

@@ -14,11 +14,11 @@ import (
 
 // ReasonAllHeld is the gate's reason: every exporter the lease could have is held by a lease
 // it cannot preempt.
-const ReasonAllHeld = "every matching exporter is held by a lease of equal or higher priority"
+const ReasonAllHeld = "every matching exporter is held by a lease it cannot preempt"
 
 // PreEnqueue holds back a placeholder that could only fail: every exporter its lease selects
 // (online, enabled or allowed disabled, matching its node affinity) is held by a placeholder
-// of equal or higher priority. Such a lease waits for a release, which this plugin's queueing
+// it cannot preempt (one not under spot access, or of equal or higher priority). Such a lease waits for a release, which this plugin's queueing
 // hints answer by waking it; an attempt before that would only fail and cost a
 // FailedScheduling event and a pod status write, two API writes for every lease that queues.
 // Everything else passes: a lease woken for an exporter, one an exporter is free for (held

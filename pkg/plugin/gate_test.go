@@ -16,6 +16,9 @@ func TestPreEnqueueHoldsBackOnlyLeasesThatWouldFail(t *testing.T) {
 	holder := func(lease, node string, priority int32) *v1.Pod {
 		return placeholder(lease).Priority(priority).Node(node).Obj()
 	}
+	spotHolder := func(lease, node string, priority int32) *v1.Pod {
+		return spot(placeholder(lease)).Priority(priority).Node(node).Obj()
+	}
 	tests := []struct {
 		name  string
 		nodes []*v1.Node
@@ -28,7 +31,11 @@ func TestPreEnqueueHoldsBackOnlyLeasesThatWouldFail(t *testing.T) {
 		{name: "every exporter held at equal priority: held back", nodes: []*v1.Node{rpi("e1"), rpi("e2")},
 			pods: []*v1.Pod{holder("b", "e1", 5), holder("c", "e2", 9)}, pod: pod(), gated: true},
 		{name: "a holder it may preempt: passes", nodes: []*v1.Node{rpi("e1"), rpi("e2")},
-			pods: []*v1.Pod{holder("b", "e1", 5), holder("c", "e2", 1)}, pod: pod()},
+			pods: []*v1.Pod{holder("b", "e1", 5), spotHolder("c", "e2", 1)}, pod: pod()},
+		{name: "a holder of lower priority that is not spot access: held back", nodes: []*v1.Node{rpi("e1"), rpi("e2")},
+			pods: []*v1.Pod{holder("b", "e1", 5), holder("c", "e2", 1)}, pod: pod(), gated: true},
+		{name: "a spot holder of equal priority: held back", nodes: []*v1.Node{rpi("e1")},
+			pods: []*v1.Pod{spotHolder("b", "e1", 5)}, pod: pod(), gated: true},
 		{name: "free exporters that do not match do not count", nodes: []*v1.Node{rpi("e1"), ready(exporterNode("x1", labNS)).Obj()},
 			pods: []*v1.Pod{holder("b", "e1", 5)}, pod: pod(), gated: true},
 		{name: "a free but offline exporter does not count", nodes: []*v1.Node{rpi("e1"), offline(rpiNode("e2")).Obj()},

@@ -81,6 +81,11 @@ func leaseAffinity(namespace string, match map[string]string) *v1.NodeAffinity {
 }
 
 // placeholder is a lease's placeholder pod in the lab namespace selecting any exporter there.
+// spot marks a placeholder as a lease under spot access: preemptible by higher priorities.
+func spot(p *st.PodWrapper) *st.PodWrapper {
+	return p.Label(jsv1alpha1.LabelSpotAccess, "true")
+}
+
 func placeholder(lease string) *st.PodWrapper {
 	return st.MakePod().Namespace(labNS).Name("lease-"+lease).UID("uid-"+lease).
 		SchedulerName(jsv1alpha1.SchedulerName).

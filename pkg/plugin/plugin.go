@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/utils/clock"
@@ -127,6 +129,16 @@ func validateNoArgs(obj runtime.Object) error {
 func isPlaceholder(pod *v1.Pod) bool {
 	_, ok := pod.Labels[jsv1alpha1.LabelLeaseName]
 	return ok
+}
+
+// preemptionFloor is the priority a lease must exceed to preempt the placeholder: its own
+// priority under spot access. A lease that is not spot access is never preempted, whatever
+// its priority: access policies promise it its exporter until it ends.
+func preemptionFloor(holder *v1.Pod) int32 {
+	if holder.Labels[jsv1alpha1.LabelSpotAccess] != "true" {
+		return math.MaxInt32
+	}
+	return corev1helpers.PodPriority(holder)
 }
 
 // allowsDisabled tells whether a placeholder pod may be granted a disabled exporter.

@@ -147,7 +147,7 @@ func TestReservation(t *testing.T) {
 			// reservation then rejects the pod (the next case), so e1 is no candidate.
 			name:     "held and reserved: held first, a preemption candidate",
 			pod:      later().Priority(-1).Obj(),
-			onNode:   []*v1.Pod{placeholder("holder").Priority(-2).Node("e1").Obj()},
+			onNode:   []*v1.Pod{spot(placeholder("holder")).Priority(-2).Node("e1").Obj()},
 			woken:    q,
 			wantCode: fwk.Unschedulable,
 			wantMsg:  ReasonHeldPrefix + "holder",

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
-	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 )
 
@@ -199,8 +198,8 @@ func isTerminal(pod *v1.Pod) bool {
 type podScan struct {
 	// waiting is the placeholders waiting in this profile's queue.
 	waiting []*v1.Pod
-	// held is the nodes a placeholder is bound to, each with the lowest priority among its
-	// placeholders: the one a preemption would have to beat.
+	// held is the nodes a placeholder is bound to, each with the lowest preemption floor
+	// among its placeholders: the priority a preemption would have to beat.
 	held map[string]int32
 }
 
@@ -224,9 +223,9 @@ func (pl *Exporter) scan() (podScan, error) {
 			continue
 		}
 		if p.Spec.NodeName != "" && !isTerminal(p) {
-			prio := corev1helpers.PodPriority(p)
-			if current, ok := s.held[p.Spec.NodeName]; !ok || prio < current {
-				s.held[p.Spec.NodeName] = prio
+			floor := preemptionFloor(p)
+			if current, ok := s.held[p.Spec.NodeName]; !ok || floor < current {
+				s.held[p.Spec.NodeName] = floor
 			}
 		}
 		if pl.isWaiting(p) {
