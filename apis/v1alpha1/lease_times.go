@@ -30,3 +30,15 @@ func (l *Lease) ReleaseTime(ahead time.Duration) time.Time {
 	}
 	return end.Add(-ahead)
 }
+
+// RequestedDuration is how long the lease asks for: spec.duration, or the span between
+// spec.beginTime and spec.endTime. Access policies cap it (maximumDuration).
+func (l *Lease) RequestedDuration() time.Duration {
+	switch {
+	case l.Spec.Duration != nil:
+		return l.Spec.Duration.Duration
+	case l.Spec.BeginTime != nil && l.Spec.EndTime != nil:
+		return l.Spec.EndTime.Sub(l.Spec.BeginTime.Time)
+	}
+	return 0
+}

@@ -116,6 +116,8 @@ type LeaseStatus struct {
 // +kubebuilder:printcolumn:name="Exporter",type=string,JSONPath=".status.exporterRef.name"
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=".status.phase"
 // +kubebuilder:printcolumn:name="Queue",type=integer,JSONPath=".status.queuePosition",priority=1
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=".status.priority",priority=1
+// +kubebuilder:printcolumn:name="Spot",type=boolean,JSONPath=".status.spotAccess",priority=1
 // +kubebuilder:printcolumn:name="Selector",type=string,JSONPath=".spec.selector",priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=".metadata.creationTimestamp"
 

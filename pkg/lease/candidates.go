@@ -48,7 +48,7 @@ func judge(lease *jumpstarterv1alpha1.Lease, exporters []jumpstarterv1alpha1.Exp
 	}
 
 	sel := asSelector(lease)
-	d := requestedDuration(lease)
+	d := lease.RequestedDuration()
 	matching, online := 0, 0
 	var candidates, approved []labels.Set
 	for i := range exporters {

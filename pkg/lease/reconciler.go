@@ -322,7 +322,7 @@ func (r *Reconciler) whileWaiting(ctx context.Context, lease *jumpstarterv1alpha
 	if err := r.Client.List(ctx, exporters, client.InNamespace(lease.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list exporters in %s: %w", lease.Namespace, err)
 	}
-	access, err := r.accessFor(ctx, lease)
+	access, err := accesspolicy.ForLease(ctx, r.Client, lease)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
+	"jumpstarter.dev/service/pkg/accesspolicy"
 	"jumpstarter.dev/service/pkg/leaseapi"
 	clientv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/client/v1"
 )
@@ -149,6 +150,9 @@ func (s *Server) UpdateLease(ctx context.Context, req *clientv1.UpdateLeaseReque
 			}
 			targetChecked = true
 		}
+		if err := s.checkAccess(ctx, lease); err != nil {
+			return err
+		}
 		if err := s.Client.Patch(ctx, lease, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 			return err
 		}
@@ -190,6 +194,38 @@ func (s *Server) checkTransferTarget(ctx context.Context, namespace, name string
 		return s.fail(ctx, err, fmt.Sprintf("client %q", name))
 	}
 	return nil
+}
+
+// checkAccess: under access policies, an active lease as updated must still be open to its
+// client on its exporter, so that a transfer cannot hand an exporter to a client the policies
+// keep from it, nor an extension go past the maximumDuration that let the lease in. A waiting
+// lease is judged by the lease controller, which ends it as NoAccess, naming the rule.
+func (s *Server) checkAccess(ctx context.Context, lease *jumpstarterv1alpha1.Lease) error {
+	ref := lease.Status.ExporterRef
+	if ref == nil {
+		return nil
+	}
+	access, err := accesspolicy.ForLease(ctx, s.Reader, lease)
+	if err != nil {
+		return s.fail(ctx, err, "access policies")
+	}
+	if !access.Restricted {
+		return nil
+	}
+	exporter := &jumpstarterv1alpha1.Exporter{}
+	if err := s.get(ctx, types.NamespacedName{Namespace: lease.Namespace, Name: ref.Name}, exporter, false); err != nil {
+		return s.fail(ctx, err, fmt.Sprintf("exporter %q", ref.Name))
+	}
+	d := lease.RequestedDuration()
+	if _, ok := access.Best(exporter.Labels, d); ok {
+		return nil
+	}
+	msg := fmt.Sprintf("the access policies of namespace %s do not let client %q have exporter %q for %s",
+		lease.Namespace, lease.Spec.ClientRef.Name, ref.Name, d)
+	for _, rule := range access.TooShort(exporter.Labels, d) {
+		msg += fmt.Sprintf("; %s allows at most %s", rule, rule.MaximumDuration)
+	}
+	return status.Error(codes.PermissionDenied, msg)
 }
 
 // DeleteLease releases the caller's lease: it is marked for release, ends, and stays readable.

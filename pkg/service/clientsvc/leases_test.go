@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -432,5 +433,55 @@ func TestCheckNamespaceHook(t *testing.T) {
 	}
 	if !slices.Equal(asked, []string{"other"}) {
 		t.Errorf("CheckNamespace asked for %v", asked)
+	}
+}
+
+// Under access policies, an active lease cannot be transferred to a client the policies keep
+// from its exporter, nor extended past the maximumDuration that let it in. The policy opens
+// the rpi4 boards to QA clients (alice) for up to 90 minutes; the active lease (alice, board1,
+// an hour) is within it.
+func TestUpdateLeaseUnderAccessPolicies(t *testing.T) {
+	name := "namespaces/lab/leases/active"
+	policy := &jumpstarterv1alpha1.ExporterAccessPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "qa"},
+		Spec: jumpstarterv1alpha1.ExporterAccessPolicySpec{
+			ExporterSelector: metav1.LabelSelector{MatchLabels: map[string]string{"board": "rpi4"}},
+			Policies: []jumpstarterv1alpha1.Policy{{
+				Priority:        10,
+				MaximumDuration: &metav1.Duration{Duration: 90 * time.Minute},
+				From:            []jumpstarterv1alpha1.From{{ClientSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "qa"}}}},
+			}},
+		},
+	}
+	tests := []struct {
+		name  string
+		req   *clientv1.UpdateLeaseRequest
+		code  codes.Code
+		parts []string
+	}{
+		{"extend within the maximum", &clientv1.UpdateLeaseRequest{Lease: &clientv1.Lease{Name: name, Duration: durationpb.New(80 * time.Minute)}},
+			codes.OK, nil},
+		{"extend past the maximum", &clientv1.UpdateLeaseRequest{Lease: &clientv1.Lease{Name: name, Duration: durationpb.New(2 * time.Hour)}},
+			codes.PermissionDenied, []string{`do not let client "alice" have exporter "board1" for 2h0m0s`, "exporteraccesspolicy qa spec.policies[0] allows at most 1h30m0s"}},
+		{"transfer to a client the policy does not name", &clientv1.UpdateLeaseRequest{Lease: &clientv1.Lease{Name: name,
+			Client: ptr.To("namespaces/lab/clients/bob")}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"client"}}},
+			codes.PermissionDenied, []string{`do not let client "bob" have exporter "board1"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := append(fixtures(), policy)
+			for _, o := range objs {
+				if c, ok := o.(*jumpstarterv1alpha1.Client); ok && c.Name == "alice" {
+					c.Labels = map[string]string{"team": "qa"}
+				}
+			}
+			h := newHarness(t, objs...)
+			before := h.leases()
+			_, err := h.srv.UpdateLease(alice, tt.req)
+			wantStatus(t, err, tt.code, tt.parts...)
+			if err != nil {
+				h.unchanged(before)
+			}
+		})
 	}
 }
