@@ -35,6 +35,7 @@ func TestConfigAppliesToARealAPIServer(t *testing.T) {
 				"deployment.apps/jumpstarter-controller",
 				"deployment.apps/jumpstarter-scheduler",
 				"configmap/jumpstarter-scheduler-config",
+				"mutatingadmissionpolicy.admissionregistration.k8s.io/jumpstarter-lease-gate",
 			} {
 				if !strings.Contains(out, want) {
 					t.Errorf("dry-run output lacks %s:\n%s", want, out)

@@ -30,6 +30,26 @@ const (
 	// preempted.
 	LabelSpotAccess = "jumpstarter.dev/spot-access"
 
+	// A pod (a CI step) asks for a lease with these. LabelLeaseRequest ("true") marks it for
+	// the controller, which caches only such pods; GateLease holds it back from scheduling
+	// until its lease is granted. Config's MutatingAdmissionPolicy adds both to a new pod that
+	// carries AnnotationLeaseSelector or AnnotationLeaseExporter.
+	LabelLeaseRequest = "jumpstarter.dev/lease-request"
+	GateLease         = "jumpstarter.dev/lease"
+	// AnnotationLeaseSelector (label selector syntax) or AnnotationLeaseExporter (an
+	// exporter's name) say which exporter; AnnotationLeaseDuration (a Go duration, default an
+	// hour) for how long; AnnotationLeaseClient names the Client to lease as (default: the one
+	// whose spec.username is the pod's service account).
+	AnnotationLeaseSelector = "jumpstarter.dev/lease-selector"
+	AnnotationLeaseExporter = "jumpstarter.dev/lease-exporter"
+	AnnotationLeaseDuration = "jumpstarter.dev/lease-duration"
+	AnnotationLeaseClient   = "jumpstarter.dev/lease-client"
+	// AnnotationLeaseName on such a pod names its lease once it is granted, before the pod is
+	// let go; a container reads it with the downward API (JMP_LEASE).
+	AnnotationLeaseName = "jumpstarter.dev/lease-name"
+	// PodConditionLease on such a pod says where its lease stands.
+	PodConditionLease = "jumpstarter.dev/Lease"
+
 	// AnnotationAllowDisabled on a placeholder pod lets it be scheduled onto a disabled exporter.
 	AnnotationAllowDisabled = "jumpstarter.dev/allow-disabled"
 

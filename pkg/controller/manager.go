@@ -25,6 +25,7 @@ import (
 	"jumpstarter.dev/service/pkg/auth/token"
 	"jumpstarter.dev/service/pkg/credentials"
 	"jumpstarter.dev/service/pkg/lease"
+	"jumpstarter.dev/service/pkg/leasepod"
 	"jumpstarter.dev/service/pkg/nodeagent"
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
@@ -142,6 +143,16 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manag
 	}
 	if err := leases.SetupWithManager(mgr, opts.LeaseConcurrency); err != nil {
 		return nil, fmt.Errorf("set up lease reconciler: %w", err)
+	}
+
+	podCache, err := newCacheOnOwnConnection(cfg, leasepod.PodCacheOptions(cache.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()}))
+	if err != nil {
+		return nil, fmt.Errorf("build the cache of pods that ask for a lease: %w", err)
+	}
+	if err := (&leasepod.Reconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("jumpstarter-controller"), Clock: realClock,
+	}).SetupWithManager(mgr, podCache); err != nil {
+		return nil, fmt.Errorf("set up lease pod reconciler: %w", err)
 	}
 
 	key, err := signingKey(mgr, opts)

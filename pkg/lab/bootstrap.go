@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,20 +83,26 @@ subjects:
 `
 
 // ConfigManifests returns the manifests the lab applies from a config folder: the CRDs in
-// crd/bases and the controller's generated ClusterRole in rbac/role.yaml. Missing folders give
-// no files.
-func ConfigManifests(configDir string) (crds, rbac []string, err error) {
+// crd/bases, and then the controller's generated ClusterRole in rbac/role.yaml and the
+// admission policies in admission/. Missing folders give no files.
+func ConfigManifests(configDir string) (crds, rest []string, err error) {
 	crds, err = filepath.Glob(filepath.Join(configDir, "crd", "bases", "*.yaml"))
 	if err != nil {
 		return nil, nil, err
 	}
 	// Only the generated ClusterRole: the rest of config/rbac binds it to in-cluster
 	// ServiceAccounts, while the lab's controller runs as a certificate user bound above.
-	rbac, err = filepath.Glob(filepath.Join(configDir, "rbac", "role.yaml"))
+	rest, err = filepath.Glob(filepath.Join(configDir, "rbac", "role.yaml"))
 	if err != nil {
 		return nil, nil, err
 	}
-	return crds, rbac, nil
+	// The pods that ask for a lease are held back by the same policy as on a cluster.
+	admission, err := filepath.Glob(filepath.Join(configDir, "admission", "*.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	admission = slices.DeleteFunc(admission, func(f string) bool { return filepath.Base(f) == "kustomization.yaml" })
+	return crds, append(rest, admission...), nil
 }
 
 // installManifests applies our CRDs (waiting until they are served), the controller's RBAC and
@@ -115,7 +122,7 @@ func installManifests(ctx context.Context, cfg *rest.Config, configDir string) e
 			logger.Info("No CRDs found", "dir", filepath.Join(configDir, "crd", "bases"))
 		}
 		if len(rbac) == 0 {
-			logger.Info("No controller RBAC found, the controller will lack permissions until it is generated", "dir", filepath.Join(configDir, "rbac"))
+			logger.Info("No controller RBAC or admission policies found, the controller will lack permissions until they are generated", "dir", configDir)
 		}
 	}
 	objs, err := ReadManifests(append(crds, rbac...)...)
@@ -129,7 +136,7 @@ func installManifests(ctx context.Context, cfg *rest.Config, configDir string) e
 	if err := ApplyObjects(ctx, cfg, ApplyOptions{}, append(objs, bindings...)...); err != nil {
 		return fmt.Errorf("install manifests: %w", err)
 	}
-	logger.Info("Installed manifests", "crds", len(crds), "rbacFiles", len(rbac), "duration", time.Since(start).Round(time.Millisecond))
+	logger.Info("Installed manifests", "crds", len(crds), "rbacAndAdmissionFiles", len(rbac), "duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
