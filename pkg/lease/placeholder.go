@@ -139,9 +139,9 @@ func newPlaceholder(lease *jumpstarterv1alpha1.Lease, access accesspolicy.Decisi
 	if lease.Spec.AllowDisabled {
 		pod.Annotations = map[string]string{jumpstarterv1alpha1.AnnotationAllowDisabled: "true"}
 	}
-	if access.Priority != 0 {
-		pod.Spec.PriorityClassName = PriorityClassName(access.Priority)
-	}
+	// Always a class of ours, priority 0 included: a cluster's globalDefault PriorityClass
+	// would otherwise give the leases without policies its value, above or below the others.
+	pod.Spec.PriorityClassName = PriorityClassName(access.Priority)
 	if access.Spot {
 		pod.Labels[jumpstarterv1alpha1.LabelSpotAccess] = "true"
 	}

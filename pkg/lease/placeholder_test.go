@@ -167,7 +167,7 @@ func TestPlaceholderUnderAccessPolicies(t *testing.T) {
 			t.Errorf("affinity matches %v = %v, want %v", tt.labels, got, tt.want)
 		}
 	}
-	if plain := newPlaceholder(lease, accesspolicy.Decision{}); plain.Spec.PriorityClassName != "" || plain.Labels[jumpstarterv1alpha1.LabelSpotAccess] != "" {
+	if plain := newPlaceholder(lease, accesspolicy.Decision{}); plain.Spec.PriorityClassName != "jumpstarter-priority-0" || plain.Labels[jumpstarterv1alpha1.LabelSpotAccess] != "" {
 		t.Errorf("a lease without policies got priority class %q, labels %v", plain.Spec.PriorityClassName, plain.Labels)
 	}
 }

@@ -427,10 +427,8 @@ func (r *Reconciler) ensurePlaceholder(ctx context.Context, lease *jumpstarterv1
 		return nil, false, err
 	}
 
-	if access.Priority != 0 {
-		if err := r.ensurePriorityClass(ctx, access.Priority); err != nil {
-			return nil, false, err
-		}
+	if err := r.ensurePriorityClass(ctx, access.Priority); err != nil {
+		return nil, false, err
 	}
 	pod = newPlaceholder(lease, access)
 	err = r.Client.Create(ctx, pod)
