@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -17,7 +19,9 @@ import (
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/e2e/support"
+	"jumpstarter.dev/service/pkg/leaseapi"
 	"jumpstarter.dev/service/pkg/leasepod"
+	clientv1 "jumpstarter.dev/service/pkg/protocol/jumpstarter/client/v1"
 )
 
 // ciStep is a pod that asks for a lease, as a Tekton TaskRun's pod would: annotations only.
@@ -108,6 +112,26 @@ func TestCIPodsWaitForTheirLease(t *testing.T) {
 				return !gated(p) && p.Annotations[jumpstarterv1alpha1.AnnotationLeaseName] == "step" &&
 					c != nil && c.Status == corev1.ConditionTrue && c.Reason == leasepod.ReasonGranted
 			})
+
+			// The step uses the lease it was handed as its service account, the way jmp in the pod
+			// would with JMP_LEASE and its projected token: the lease is its client's.
+			kube, err := kubernetes.NewForConfig(shared.lab.RESTConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "builder", &authenticationv1.TokenRequest{
+				Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("token request: %v", err)
+			}
+			step := support.Caller{Token: tr.Status.Token, Kind: support.KindClient, Namespace: ns, Name: "bot"}
+			got, err := labConn(t).Client.GetLease(ctx, &clientv1.GetLeaseRequest{
+				Name: leaseapi.FormatLeaseName(ns, pod.Annotations[jumpstarterv1alpha1.AnnotationLeaseName]),
+			}, step.Call())
+			if err != nil || got.GetClient() != leaseapi.FormatClientName(ns, "bot") || got.GetExporter() != leaseapi.FormatExporterName(ns, "e1") {
+				t.Errorf("the step's GetLease of its lease: %v, %v", got, err)
+			}
 
 			// The lab has no kubelet for ordinary pods; finish it as one would.
 			base := pod.DeepCopy()
