@@ -23,6 +23,11 @@
 // cache shows it (package ownwrites): a lease is often woken again before the watch brings
 // that write back, and a decision on the stale copy would only cost a conflict.
 //
+// The ExporterAccessPolicies of the namespace (package accesspolicy) are read when a lease is
+// queued: they give its placeholder a PriorityClass (jumpstarter-priority-N), a spot-access
+// label that lets a lease of higher priority preempt it, and node affinity limited to the
+// exporters they open to its client; a lease they lock out of every exporter ends as NoAccess.
+//
 // An ended lease is deleted once it has been over for EndedRetention (a week in the
 // controller), so that years of CI leases do not pile up in etcd and in every listing.
 //

@@ -117,22 +117,12 @@ func TestNeighboursWokenWhenTheHolderLeaves(t *testing.T) {
 		}
 	}
 	holder, waiting := placeholder("l1", corev1.PodRunning), placeholder("l2", corev1.PodPending)
-	scheme, err := newTestScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(waiting).
-		WithIndex(&corev1.Pod{}, virtualnode.PodNodeNameIndex, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
-		Build()
+	c := podsByNode(t, waiting)
 	q := priorityqueue.New[reconcile.Request]("test")
 	defer q.ShutDown()
 	(&Reconciler{Client: c}).placeholderEvents().Delete(t.Context(), event.TypedDeleteEvent[client.Object]{Object: holder}, q)
 
-	got := map[string]int{}
-	for q.Len() > 0 {
-		req, priority, _ := q.GetWithPriority()
-		got[req.Name] = priority
-	}
+	got := drain(q)
 	want := map[string]int{"l1": UrgentPriority, "l2": UrgentPriority}
 	if !maps.Equal(got, want) {
 		t.Errorf("woken %v, want %v", got, want)
@@ -150,13 +140,7 @@ func TestWaitingLeasesWokenWhenTheHolderEnds(t *testing.T) {
 		Spec:   corev1.PodSpec{NodeName: virtualnode.NodeName("lab", "e1")},
 		Status: corev1.PodStatus{Phase: corev1.PodPending},
 	}
-	scheme, err := newTestScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(waiting).
-		WithIndex(&corev1.Pod{}, virtualnode.PodNodeNameIndex, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
-		Build()
+	c := podsByNode(t, waiting)
 	granted := newLease("l1", func(l *jumpstarterv1alpha1.Lease) {
 		l.Status.ExporterRef = &corev1.LocalObjectReference{Name: "e1"}
 	})
@@ -179,14 +163,32 @@ func TestWaitingLeasesWokenWhenTheHolderEnds(t *testing.T) {
 			q := priorityqueue.New[reconcile.Request]("test")
 			defer q.ShutDown()
 			(&Reconciler{Client: c}).endEvents().Update(t.Context(), event.TypedUpdateEvent[client.Object]{ObjectOld: tt.old, ObjectNew: tt.new}, q)
-			got := map[string]int{}
-			for q.Len() > 0 {
-				req, priority, _ := q.GetWithPriority()
-				got[req.Name] = priority
-			}
+			got := drain(q)
 			if !maps.Equal(got, tt.want) {
 				t.Errorf("woken %v, want %v", got, tt.want)
 			}
 		})
 	}
+}
+
+// podsByNode is a fake client holding pods, indexed by node as the controller's cache is.
+func podsByNode(t *testing.T, pods ...client.Object) client.Client {
+	t.Helper()
+	scheme, err := newTestScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(pods...).
+		WithIndex(&corev1.Pod{}, virtualnode.PodNodeNameIndex, func(o client.Object) []string { return []string{o.(*corev1.Pod).Spec.NodeName} }).
+		Build()
+}
+
+// drain empties the queue: the leases it held, with their priorities.
+func drain(q priorityqueue.PriorityQueue[reconcile.Request]) map[string]int {
+	got := map[string]int{}
+	for q.Len() > 0 {
+		req, priority, _ := q.GetWithPriority()
+		got[req.Name] = priority
+	}
+	return got
 }
