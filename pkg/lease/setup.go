@@ -25,8 +25,8 @@ import (
 	"jumpstarter.dev/service/pkg/virtualnode"
 )
 
-// SetupWithManager wakes a lease on its own spec changes, on its placeholder's changes, and on
-// exporter changes that can change its verdict. Status-only writes (ours) and exporter
+// SetupWithManager wakes a lease on its own spec changes, on its placeholder's changes, on
+// exporter changes that can change its verdict, and on access policy changes while it waits. Status-only writes (ours) and exporter
 // heartbeats wake nothing: with thousands of waiting leases, they would wake every one.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
 	return ctrl.NewControllerManagedBy(mgr).
@@ -36,6 +36,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error
 		Watches(&jumpstarterv1alpha1.Lease{}, r.endEvents()).
 		Watches(&jumpstarterv1alpha1.Exporter{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesFor),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: r.exporterVerdictChanged})).
+		Watches(&jumpstarterv1alpha1.ExporterAccessPolicy{}, handler.EnqueueRequestsFromMapFunc(r.waitingLeasesIn)).
 		WithOptions(requeue.ControllerOptions(cmp.Or(maxConcurrent, DefaultMaxConcurrentReconciles))).
 		Complete(requeue.OnConflict(r))
 }
@@ -177,8 +178,20 @@ func (r *Reconciler) exporterVerdictChanged(e event.UpdateEvent) bool {
 // Selectors are not matched here: a lease whose selector stopped matching must be woken too,
 // as it may have become unsatisfiable. The predicate keeps these wake-ups rare.
 func (r *Reconciler) waitingLeasesFor(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.waitingLeases(ctx, obj.GetNamespace(), obj.GetName())
+}
+
+// waitingLeasesIn maps an access policy to the leases of its namespace that are not yet
+// granted: a change may lock one out of every exporter (NoAccess), and it should hear at once.
+func (r *Reconciler) waitingLeasesIn(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.waitingLeases(ctx, obj.GetNamespace(), "")
+}
+
+// waitingLeases are the leases of the namespace that are not yet granted, leaving out, when
+// exporter is set, those pinned to another exporter.
+func (r *Reconciler) waitingLeases(ctx context.Context, namespace, exporter string) []reconcile.Request {
 	leases := &jumpstarterv1alpha1.LeaseList{}
-	if err := r.Client.List(ctx, leases, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, leases, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var requests []reconcile.Request
@@ -187,7 +200,7 @@ func (r *Reconciler) waitingLeasesFor(ctx context.Context, obj client.Object) []
 		if lease.Status.Ended || lease.Status.ExporterRef != nil {
 			continue
 		}
-		if ref := lease.Spec.ExporterRef; ref != nil && ref.Name != obj.GetName() {
+		if ref := lease.Spec.ExporterRef; exporter != "" && ref != nil && ref.Name != exporter {
 			continue
 		}
 		requests = append(requests, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: lease.Namespace, Name: lease.Name}})

@@ -2,6 +2,7 @@ package lease
 
 import (
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -191,4 +192,36 @@ func drain(q priorityqueue.PriorityQueue[reconcile.Request]) map[string]int {
 		got[req.Name] = priority
 	}
 	return got
+}
+
+// TestWaitingLeasesWoken: an exporter's change wakes the leases of its namespace that wait and
+// could take it; an access policy's change wakes every lease of its namespace that waits.
+func TestWaitingLeasesWoken(t *testing.T) {
+	pinnedTo := func(exporter string) func(*jumpstarterv1alpha1.Lease) {
+		return func(l *jumpstarterv1alpha1.Lease) { l.Spec.ExporterRef = &corev1.LocalObjectReference{Name: exporter} }
+	}
+	c := podsByNode(t,
+		newLease("waiting", nil),
+		newLease("pinned-e1", pinnedTo("e1")),
+		newLease("pinned-e2", pinnedTo("e2")),
+		newLease("granted", func(l *jumpstarterv1alpha1.Lease) { l.Status.ExporterRef = &corev1.LocalObjectReference{Name: "e1"} }),
+		newLease("ended", func(l *jumpstarterv1alpha1.Lease) { l.Status.Ended = true }),
+	)
+	r := &Reconciler{Client: c}
+	names := func(requests []reconcile.Request) []string {
+		var out []string
+		for _, req := range requests {
+			out = append(out, req.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	exporter := &jumpstarterv1alpha1.Exporter{ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "e1"}}
+	if got, want := names(r.waitingLeasesFor(t.Context(), exporter)), []string{"pinned-e1", "waiting"}; !slices.Equal(got, want) {
+		t.Errorf("exporter e1 wakes %v, want %v", got, want)
+	}
+	policy := &jumpstarterv1alpha1.ExporterAccessPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "lab", Name: "e1"}}
+	if got, want := names(r.waitingLeasesIn(t.Context(), policy)), []string{"pinned-e1", "pinned-e2", "waiting"}; !slices.Equal(got, want) {
+		t.Errorf("a policy wakes %v, want %v", got, want)
+	}
 }
