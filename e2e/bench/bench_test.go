@@ -53,11 +53,12 @@ func BenchmarkLeaseScheduling(b *testing.B) {
 	results := &table{}
 	defer results.print(os.Stdout)
 
-	// grant-latency, hand-over and load share one lab, started by the first of them that runs;
+	// grant-latency, hand-over, ci-pod and load share one lab, started by the first of them that runs;
 	// it is stopped before scale starts a lab of its own.
 	shared := &sharedLab{}
 	b.Run("grant-latency", func(b *testing.B) { benchGrantLatency(b, shared.get(b), results) })
 	b.Run("hand-over", func(b *testing.B) { benchHandOver(b, shared.get(b), results) })
+	b.Run("ci-pod", func(b *testing.B) { benchCIPod(b, shared.get(b), results) })
 	b.Run("load", func(b *testing.B) { benchLoad(b, shared.get(b), results) })
 	shared.stop(b)
 	b.Run("scale", func(b *testing.B) {

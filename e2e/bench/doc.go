@@ -5,7 +5,8 @@
 //
 //	make bench
 //
-// or, for one scenario (the sub-benchmark names are grant-latency, hand-over, load and scale):
+// or, for one scenario (the sub-benchmark names are grant-latency, hand-over, ci-pod, load and
+// scale):
 //
 //	LAB_BIN=$(hack/build-lab-bins.sh) JUMPSTARTER_BIN=$PWD/bin \
 //	  go test -count=1 -timeout 60m -run '^$' -bench 'LeaseScheduling/load' -benchtime 1x ./e2e/bench/
@@ -18,6 +19,10 @@
 //   - hand-over: one exporter, 20 leases of 3 s queued at once. For each lease after the first,
 //     the time from the watch event that shows the previous holder ended to the one that shows
 //     this lease Ready.
+//   - ci-pod: 10 idle exporters; 50 rounds of a plain lease (create, wait for Ready, release)
+//     and then a CI pod asking for a lease by annotation (create, wait for the watch event that
+//     shows it let go, mark it Succeeded, wait until its lease ended): the pod's wait next to
+//     the plain lease's, measured side by side.
 //   - load: 50 exporters over 10 label values (board=v0..v9, five each), 500 leases of 2 s with
 //     a random board (seeded), created at once by 20 goroutines. Grants per second (leases over
 //     the time from the first create to the last grant), time until all ended, lateness of each
@@ -28,7 +33,7 @@
 //     /proc/PID/stat, over the scenario and over its lease phase) and peak RSS (VmHWM of
 //     /proc/PID/status) of the controller, the scheduler and the apiserver.
 //
-// The first three share one lab, each in a namespace of its own that is deleted (and waited
+// The first four share one lab, each in a namespace of its own that is deleted (and waited
 // for) afterwards.
 //
 // Every figure comes from watch events: one support.Recorder per scenario watches all leases of
