@@ -145,13 +145,14 @@ func TestCIPodsWaitForTheirLease(t *testing.T) {
 			}
 			return ctx
 		}).
-		Assess("a pod whose service account is no client's stays held back, saying so", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		Assess("a pod whose service account is no client's fails, saying so", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if err := shared.client.Create(ctx, ciStep(ns, "stranger", "default")); err != nil {
 				t.Fatal(err)
 			}
-			waitPod(ctx, t, ns, "stranger", "refused for want of a client", func(p *corev1.Pod) bool {
+			waitPod(ctx, t, ns, "stranger", "failed for want of a client", func(p *corev1.Pod) bool {
 				c := podLeaseCondition(p)
-				return gated(p) && c != nil && c.Reason == leasepod.ReasonNoClient
+				return gated(p) && c != nil && c.Reason == leasepod.ReasonNoClient &&
+					p.Status.Phase == corev1.PodFailed && p.Status.Reason == leasepod.ReasonNoClient
 			})
 			if err := shared.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "stranger"}, &jumpstarterv1alpha1.Lease{}); err == nil {
 				t.Error("a lease was created for a pod without a client")

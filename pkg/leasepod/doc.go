@@ -13,7 +13,8 @@
 // The lease is the pod's service account's: its Client is the one whose spec.username is
 // system:serviceaccount:<namespace>:<name>, the identity the pod's token authenticates as
 // with the controller's API, so a pod cannot lease in another client's name. The pod's
-// condition jumpstarter.dev/Lease and its events say where the lease stands; a request that
-// cannot be served (a bad annotation, no such client, a lease that ended unsatisfiable) keeps
-// the pod held back with a condition naming why.
+// condition jumpstarter.dev/Lease and its events say where the lease stands. A pod that can
+// have no lease (a bad annotation, no client for its service account, a lease that ended
+// before its grant, such as NoAccess) is failed at once, phase Failed with the reason, so that
+// the CI run fails with it rather than at its own timeout.
 package leasepod

@@ -53,7 +53,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=jumpstarter.dev,resources=clients,verbs=get;list;watch
 
 // Reconcile moves the pod one step: create its lease, let it go once the lease is granted,
-// report why it waits, or release the lease once the pod is done.
+// report why it waits, fail it when it can have no lease, or release the lease once the pod is
+// done.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	pod := &corev1.Pod{}
 	if err := r.Pods.Get(ctx, req.NamespacedName, pod); err != nil {
@@ -86,10 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, r.letGo(ctx, pod, lease)
 	case lease.Status.Ended:
 		reason, message := endOf(lease)
-		if changed := r.conditionDiffers(pod, corev1.ConditionFalse, reason, message); changed {
-			r.Recorder.Eventf(pod, lease, corev1.EventTypeWarning, EventLeaseFailed, "Lease", "lease %s ended before it was granted: %s", lease.Name, message)
-		}
-		return reconcile.Result{}, r.setCondition(ctx, pod, corev1.ConditionFalse, reason, message)
+		return reconcile.Result{}, r.fail(ctx, pod, lease, reason, "lease ended before it was granted: "+message)
 	}
 	reason, message := "Pending", "waiting for lease "+lease.Name
 	if c := meta.FindStatusCondition(lease.Status.Conditions, jumpstarterv1alpha1.LeaseConditionPending); c != nil && c.Status == metav1.ConditionTrue {
@@ -106,17 +104,14 @@ func (r *Reconciler) createLease(ctx context.Context, pod *corev1.Pod) error {
 		lease, err = newLease(pod, clientName)
 	}
 	if refused, ok := asRefusal(err); ok {
-		if r.conditionDiffers(pod, corev1.ConditionFalse, refused.reason, refused.message) {
-			r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, EventLeaseFailed, "Lease", "%s", refused.message)
-		}
-		return r.setCondition(ctx, pod, corev1.ConditionFalse, refused.reason, refused.message)
+		return r.fail(ctx, pod, nil, refused.reason, refused.message)
 	}
 	if err != nil {
 		return err
 	}
 	if err := r.Client.Create(ctx, lease); err != nil {
 		if apierrors.IsInvalid(err) {
-			return r.setCondition(ctx, pod, corev1.ConditionFalse, ReasonInvalidRequest, err.Error())
+			return r.fail(ctx, pod, nil, ReasonInvalidRequest, err.Error())
 		}
 		// AlreadyExists: the cache has not shown our lease yet; the watch brings it.
 		return client.IgnoreAlreadyExists(err)
@@ -161,6 +156,34 @@ func (r *Reconciler) release(ctx context.Context, pod *corev1.Pod, lease *jumpst
 	return nil
 }
 
+// fail ends a pod whose lease cannot be had (a request that cannot be served, or a lease that
+// ended before its grant): phase Failed with the reason, and the lease condition, in one status
+// patch. The pod never ran, and a CI system sees it fail at once with the reason instead of
+// waiting for its own timeout.
+func (r *Reconciler) fail(ctx context.Context, pod *corev1.Pod, lease *jumpstarterv1alpha1.Lease, reason, message string) error {
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{
+		"phase": corev1.PodFailed, "reason": reason, "message": message,
+		"conditions": []corev1.PodCondition{r.condition(corev1.ConditionFalse, reason, message)},
+	}})
+	if err != nil {
+		return err
+	}
+	target := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
+	if err := r.Client.Status().Patch(ctx, target, client.RawPatch(types.StrategicMergePatchType, patch)); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("fail pod %s: %w", klog.KObj(pod), err))
+	}
+	klog.FromContext(ctx).Info("Pod failed: no lease for it", "pod", klog.KObj(pod), "reason", reason, "message", message)
+	r.Recorder.Eventf(pod, lease, corev1.EventTypeWarning, EventLeaseFailed, "Lease", "%s", message)
+	return nil
+}
+
+func (r *Reconciler) condition(status corev1.ConditionStatus, reason, message string) corev1.PodCondition {
+	return corev1.PodCondition{
+		Type: jumpstarterv1alpha1.PodConditionLease, Status: status, Reason: reason, Message: message,
+		LastTransitionTime: metav1.NewTime(r.Clock.Now()),
+	}
+}
+
 // conditionDiffers: the pod's lease condition is not already this.
 func (r *Reconciler) conditionDiffers(pod *corev1.Pod, status corev1.ConditionStatus, reason, message string) bool {
 	for _, c := range pod.Status.Conditions {
@@ -177,10 +200,7 @@ func (r *Reconciler) setCondition(ctx context.Context, pod *corev1.Pod, status c
 	if !r.conditionDiffers(pod, status, reason, message) {
 		return nil
 	}
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{{
-		Type: jumpstarterv1alpha1.PodConditionLease, Status: status, Reason: reason, Message: message,
-		LastTransitionTime: metav1.NewTime(r.Clock.Now()),
-	}}}})
+	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{r.condition(status, reason, message)}}})
 	if err != nil {
 		return err
 	}

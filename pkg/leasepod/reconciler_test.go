@@ -114,13 +114,14 @@ func TestReconcile(t *testing.T) {
 					t.Error("the pod was let go before its grant")
 				}
 			}},
-		{name: "a bad annotation keeps it held back, saying why", pod: ciPod(func(p *corev1.Pod) {
+		{name: "a bad annotation fails it, saying why", pod: ciPod(func(p *corev1.Pod) {
 			p.Annotations[jumpstarterv1alpha1.AnnotationLeaseDuration] = "soon"
 		}), events: []string{EventLeaseFailed}, check: func(t *testing.T, pod *corev1.Pod, lease *jumpstarterv1alpha1.Lease) {
 			if lease != nil {
 				t.Errorf("lease created: %+v", lease)
 			}
 			wantCondition(t, pod, corev1.ConditionFalse, ReasonInvalidRequest)
+			wantFailed(t, pod, ReasonInvalidRequest)
 		}},
 		{name: "granted: the pod goes, with the lease's name", pod: ciPod(nil), events: []string{EventLeaseGranted},
 			lease: func(p *corev1.Pod) *jumpstarterv1alpha1.Lease { return leaseOf(p, granted) },
@@ -130,13 +131,14 @@ func TestReconcile(t *testing.T) {
 				}
 				wantCondition(t, pod, corev1.ConditionTrue, ReasonGranted)
 			}},
-		{name: "ended before its grant: held back, with the lease's reason", pod: ciPod(nil), events: []string{EventLeaseFailed},
+		{name: "ended before its grant: failed, with the lease's reason", pod: ciPod(nil), events: []string{EventLeaseFailed},
 			lease: func(p *corev1.Pod) *jumpstarterv1alpha1.Lease { return leaseOf(p, unsatisfiable) },
 			check: func(t *testing.T, pod *corev1.Pod, _ *jumpstarterv1alpha1.Lease) {
 				if !gated(pod) {
 					t.Error("let go without a lease")
 				}
 				wantCondition(t, pod, corev1.ConditionFalse, jumpstarterv1alpha1.LeaseReasonNoAccess)
+				wantFailed(t, pod, jumpstarterv1alpha1.LeaseReasonNoAccess)
 			}},
 		{name: "done: the lease is released", pod: ciPod(func(p *corev1.Pod) {
 			p.Spec.SchedulingGates = nil
@@ -216,4 +218,11 @@ func wantCondition(t *testing.T, pod *corev1.Pod, status corev1.ConditionStatus,
 		}
 	}
 	t.Errorf("no lease condition in %+v", pod.Status.Conditions)
+}
+
+func wantFailed(t *testing.T, pod *corev1.Pod, reason string) {
+	t.Helper()
+	if pod.Status.Phase != corev1.PodFailed || pod.Status.Reason != reason || pod.Status.Message == "" {
+		t.Errorf("pod phase %s reason %q message %q, want Failed %s with a message", pod.Status.Phase, pod.Status.Reason, pod.Status.Message, reason)
+	}
 }
