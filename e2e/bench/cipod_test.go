@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,35 +37,14 @@ type gateTracer struct {
 
 func startGateTracer(ctx context.Context, c client.WithWatch, ns string) (*gateTracer, error) {
 	t := &gateTracer{letGo: map[string]time.Time{}, waitCh: map[string]chan struct{}{}}
-	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
-	w, err := watchtools.NewRetryWatcherWithContext(ctx, pods.ResourceVersion, &cache.ListWatch{
-		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), client.HasLabels{jumpstarterv1alpha1.LabelLeaseRequest},
-				&client.ListOptions{Raw: &opts})
-		},
+	err := watchPods(ctx, c, ns, jumpstarterv1alpha1.LabelLeaseRequest, func(_ watch.EventType, pod *corev1.Pod, at time.Time) {
+		if !gatedForLease(pod) {
+			t.observeLetGo(pod.Name, at)
+		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("watch pods: %w", err)
+		return nil, err
 	}
-	go func() {
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.ResultChan():
-				if !ok {
-					return
-				}
-				if pod, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Error && !gatedForLease(pod) {
-					t.observeLetGo(pod.Name, time.Now())
-				}
-			}
-		}
-	}()
 	return t, nil
 }
 

@@ -32,20 +32,28 @@ type podTracer struct {
 
 func startPodTracer(ctx context.Context, c client.WithWatch, ns string) (*podTracer, error) {
 	t := &podTracer{pods: map[string]*podHistory{}}
+	if err := watchPods(ctx, c, ns, jumpstarterv1alpha1.LabelLeaseName, t.observe); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// watchPods calls observe, stamped with the local clock, for every watch event of the pods of
+// the namespace that carry the label, from now until ctx ends. A RetryWatcher resumes from the
+// last resourceVersion when the server closes the watch, which a busy apiserver does several
+// times in the load scenario.
+func watchPods(ctx context.Context, c client.WithWatch, ns, label string, observe func(watch.EventType, *corev1.Pod, time.Time)) error {
 	pods := &corev1.PodList{}
 	if err := c.List(ctx, pods, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
+		return fmt.Errorf("list pods: %w", err)
 	}
-	// A RetryWatcher resumes from the last resourceVersion when the server closes the watch,
-	// which a busy apiserver does several times in the load scenario.
 	w, err := watchtools.NewRetryWatcherWithContext(ctx, pods.ResourceVersion, &cache.ListWatch{
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), client.HasLabels{jumpstarterv1alpha1.LabelLeaseName},
-				&client.ListOptions{Raw: &opts})
+			return c.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns), client.HasLabels{label}, &client.ListOptions{Raw: &opts})
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("watch pods: %w", err)
+		return fmt.Errorf("watch pods: %w", err)
 	}
 	go func() {
 		defer w.Stop()
@@ -58,12 +66,12 @@ func startPodTracer(ctx context.Context, c client.WithWatch, ns string) (*podTra
 					return
 				}
 				if pod, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Error {
-					t.observe(ev.Type, pod, time.Now())
+					observe(ev.Type, pod, time.Now())
 				}
 			}
 		}
 	}()
-	return t, nil
+	return nil
 }
 
 func (t *podTracer) observe(typ watch.EventType, pod *corev1.Pod, at time.Time) {
