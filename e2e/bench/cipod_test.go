@@ -94,11 +94,7 @@ func (t *gateTracer) wait(ctx context.Context, pod string, timeout time.Duration
 func benchCIPod(b *testing.B, e *env, results *table) {
 	const scenario = "(e) CI pod"
 	board := map[string]string{"board": "ci"}
-	specs := make([]exporterSpec, ciPodExporters)
-	for i := range specs {
-		specs[i] = exporterSpec{name: fmt.Sprintf("e-%02d", i), labels: board}
-	}
-	ns := newNamespace(b, e, "bench-cipod", specs)
+	ns := newNamespace(b, e, "bench-cipod", exportersOnOneBoard(ciPodExporters, board))
 	defer ns.delete(b, e)
 	ctx, cancel := context.WithTimeout(context.Background(), ciPodTimeout)
 	defer cancel()
@@ -132,7 +128,7 @@ func benchCIPod(b *testing.B, e *env, results *table) {
 			fatal(b, results, scenario, ns.rec, err)
 		}
 		leases = append(leases, h[name].Granted.Sub(created))
-		if err := releaseAndWait(ctx, e, ns, name); err != nil {
+		if _, err := releaseAndWait(ctx, e, ns, name, ciPodStepTimeout); err != nil {
 			fatal(b, results, scenario, ns.rec, err)
 		}
 
@@ -177,14 +173,4 @@ func benchCIPod(b *testing.B, e *env, results *table) {
 	b.ReportMetric(ms(podP99), "pod-p99-ms")
 	b.ReportMetric(ms(leaseP50), "lease-p50-ms")
 	checkExclusive(b, results, scenario, ns.rec, irregular(ns.rec.History(), names, jumpstarterv1alpha1.LeaseReasonReleased))
-}
-
-// releaseAndWait releases a lease and waits until it is seen ended.
-func releaseAndWait(ctx context.Context, e *env, ns *namespace, name string) error {
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"release":true}}`))
-	if err := e.client.Patch(ctx, &jumpstarterv1alpha1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns.name, Name: name}}, patch); err != nil {
-		return fmt.Errorf("release lease %s: %w", name, err)
-	}
-	_, err := waitLeases(ctx, ns.rec, []string{name}, ciPodStepTimeout, ended)
-	return err
 }

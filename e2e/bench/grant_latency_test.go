@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
 	"jumpstarter.dev/service/e2e/support"
 )
@@ -28,11 +25,7 @@ const (
 func benchGrantLatency(b *testing.B, e *env, results *table) {
 	const scenario = "(a) grant latency"
 	board := map[string]string{"board": "idle"}
-	specs := make([]exporterSpec, grantLatencyExporters)
-	for i := range specs {
-		specs[i] = exporterSpec{name: fmt.Sprintf("e-%02d", i), labels: board}
-	}
-	ns := newNamespace(b, e, "bench-grant", specs)
+	ns := newNamespace(b, e, "bench-grant", exportersOnOneBoard(grantLatencyExporters, board))
 	defer ns.delete(b, e)
 	ctx, cancel := context.WithTimeout(context.Background(), grantLatencyTimeout)
 	defer cancel()
@@ -60,14 +53,11 @@ func benchGrantLatency(b *testing.B, e *env, results *table) {
 		grants = append(grants, h[name].Granted.Sub(createdAt[name]))
 
 		released := time.Now()
-		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"release":true}}`))
-		if err := e.client.Patch(ctx, &jumpstarterv1alpha1.Lease{ObjectMeta: lease.ObjectMeta}, patch); err != nil {
-			b.Fatalf("release lease %s: %v", name, err)
-		}
-		if h, err = waitLeases(ctx, ns.rec, []string{name}, grantLatencyStepTimeout, ended); err != nil {
+		lh, err := releaseAndWait(ctx, e, ns, name, grantLatencyStepTimeout)
+		if err != nil {
 			fatal(b, results, scenario, ns.rec, err)
 		}
-		releases = append(releases, h[name].Ended.Sub(released))
+		releases = append(releases, lh.Ended.Sub(released))
 	}
 	b.StopTimer()
 

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	jumpstarterv1alpha1 "jumpstarter.dev/service/apis/v1alpha1"
@@ -34,6 +36,26 @@ func boards(n int) []string {
 		out[i] = fmt.Sprintf("v%d", i)
 	}
 	return out
+}
+
+// exportersOnOneBoard makes n exporters that all carry labels.
+func exportersOnOneBoard(n int, labels map[string]string) []exporterSpec {
+	out := make([]exporterSpec, n)
+	for i := range out {
+		out[i] = exporterSpec{name: fmt.Sprintf("e-%02d", i), labels: labels}
+	}
+	return out
+}
+
+// releaseAndWait releases a lease (spec.release) and waits, up to timeout, until the recorder
+// sees it ended.
+func releaseAndWait(ctx context.Context, e *env, ns *namespace, name string, timeout time.Duration) (support.LeaseHistory, error) {
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"release":true}}`))
+	if err := e.client.Patch(ctx, &jumpstarterv1alpha1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns.name, Name: name}}, patch); err != nil {
+		return support.LeaseHistory{}, fmt.Errorf("release lease %s: %w", name, err)
+	}
+	h, err := waitLeases(ctx, ns.rec, []string{name}, timeout, ended)
+	return h[name], err
 }
 
 // exportersOverBoards makes perBoard exporters for each board value.
